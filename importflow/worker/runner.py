@@ -1,0 +1,242 @@
+"""Runs one import task: claim, heartbeat, taskflow engine, final state.
+
+The flow is persisted with taskflow's SQLAlchemy backend in the image
+database, keyed by the task id, so that a worker taking the task over
+resumes it from its last finished atom.
+"""
+
+import contextlib
+import threading
+import time
+
+from oslo_log import log as logging
+from taskflow import engines
+from taskflow import exceptions as tf_exc
+from taskflow.persistence import backends as tf_backends
+from taskflow.persistence import models as tf_models
+from taskflow.types import failure as tf_failure
+
+from importflow.common import constants as c
+from importflow.common import exceptions
+from importflow.conf import CONF
+from importflow.db import api as db
+from importflow.flows import import_flow
+from importflow.rpc import notifier
+from importflow import stores
+from importflow.worker import runtime as runtime_mod
+
+LOG = logging.getLogger(__name__)
+
+FLOW_FACTORY = 'importflow.flows.import_flow.get_import_flow'
+
+
+class Heartbeat(threading.Thread):
+    """Renews the lease, publishes progress and hears stop requests."""
+
+    def __init__(self, runtime):
+        super().__init__(name='heartbeat-%s' % runtime.task_id, daemon=True)
+        self.runtime = runtime
+        self._stopped = threading.Event()
+        opts = CONF.image_import_opts
+        self.interval = min(opts.progress_interval, opts.heartbeat_interval)
+        self.lease = opts.task_lease_timeout
+        # Give up writing well before another worker may take over.
+        self.give_up_after = self.lease - 2 * opts.heartbeat_interval
+
+    def run(self):
+        last_renewal = time.monotonic()
+        while not self._stopped.wait(self.interval):
+            try:
+                self.beat()
+                last_renewal = time.monotonic()
+            except exceptions.ImportStopped:
+                return
+            except Exception as exc:
+                LOG.warning('Task %s: heartbeat failed: %s',
+                            self.runtime.task_id, exc)
+                if time.monotonic() - last_renewal > self.give_up_after:
+                    self.runtime.stop('lease lost: database unreachable for '
+                                      '%d s' % self.give_up_after,
+                                      lease_lost=True)
+                    return
+
+    def beat(self):
+        runtime = self.runtime
+        held, reason = db.task_heartbeat(
+            runtime.task_id, runtime.worker_id, self.lease,
+            progress=runtime.progress.snapshot(),
+            message=runtime.progress.message())
+        if not held:
+            runtime.stop('lease lost to another worker', lease_lost=True)
+            raise exceptions.ImportStopped('lease lost')
+        if reason:
+            runtime.stop(reason)
+
+    def stop(self):
+        self._stopped.set()
+        self.join()
+
+
+class ImportRunner:
+    """Runs claimed tasks in the calling thread."""
+
+    def __init__(self, worker_id):
+        self.worker_id = worker_id
+        self._backend = tf_backends.fetch(
+            {'connection': CONF.database.connection})
+
+    def close(self):
+        self._backend.close()
+
+    def run(self, task_id):
+        """Claim and run a task; returns its final record, or None if this
+        worker did not get it (another runs it, or it is finished)."""
+        task = db.task_claim(task_id, self.worker_id,
+                             CONF.image_import_opts.task_lease_timeout)
+        if task is None:
+            LOG.debug('Task %s: not claimed (running elsewhere or done)',
+                      task_id)
+            return None
+        method = task['input']['import_req']['method']['name']
+        targets = [{'store': s, 'key': stores.store_key(s)}
+                   for s in task['input']['backend']]
+        rt = runtime_mod.ImportRuntime(task, targets,
+                                       import_flow.phases_for(method),
+                                       self.worker_id)
+        runtime_mod.register(rt)
+        heartbeat = Heartbeat(rt)
+        heartbeat.start()
+        notifier.task_event('task.processing', task)
+        error = None
+        try:
+            self._run_engine(task, rt)
+        except Exception as exc:
+            error = exc
+        finally:
+            heartbeat.stop()
+            runtime_mod.unregister(task_id)
+        if rt.lease_lost:
+            LOG.warning('Task %s: lease lost; another worker finishes it',
+                        task_id)
+            return None
+        return self._finish(rt, error)
+
+    def _run_engine(self, task, rt):
+        engine = self._load_engine(task)
+        LOG.info('Task %s: running import of image %s (attempt %d)',
+                 task['id'], task['image_id'], task['attempt'])
+        engine.run()
+
+    def _load_engine(self, task):
+        options = {'engine': 'parallel',
+                   'max_workers': CONF.image_import_opts.max_parallel_stores,
+                   'backend': self._backend}
+        with contextlib.closing(self._backend.get_connection()) as conn:
+            try:
+                book = conn.get_logbook(task['id'])
+            except tf_exc.NotFound:
+                book = None
+        details = list(book) if book else []
+        if details:
+            LOG.info('Task %s: resuming persisted flow', task['id'])
+            return engines.load_from_detail(details[0], book=book,
+                                            **options)
+        book = tf_models.LogBook(task['id'], uuid=task['id'])
+        inputs = task['input']
+        return engines.load_from_factory(
+            FLOW_FACTORY, factory_kwargs={
+                'task_id': task['id'], 'task_type': task['type'],
+                'image_id': task['image_id'],
+                'import_req': inputs['import_req'],
+                'backend': inputs['backend'],
+                'context': task['context']},
+            book=book, **options)
+
+    def _finish(self, rt, error):
+        """Task result and terminal status, then the lock, in that order."""
+        success = error is None or rt.committed
+        rt.progress.message()   # the final 'Copied N MiB'
+        message = (_success_message(rt) if success
+                   else failure_message(rt, error))
+        progress = rt.progress
+        progress.phase = c.PHASE_DONE
+        if not success:
+            for key, counter in progress.stores.items():
+                if counter.state in (c.STORE_PENDING, c.STORE_COPYING):
+                    counter.state = c.STATE_CANCELLED
+        result = {'image_id': rt.image_id,
+                  'stores': store_results(rt, message)}
+        status = c.TASK_SUCCESS if success else c.TASK_FAILURE
+        if error is not None and success:
+            LOG.warning('Task %s: error after commit, ending success: %s',
+                        rt.task_id, error)
+        db.task_finish(rt.task_id, self.worker_id, status, message, result,
+                       progress.snapshot())
+        db.lock_release(rt.image_id, rt.task_id)
+        self._forget_flow(rt.task_id)
+        task = db.task_get(rt.task_id)
+        notifier.task_event('task.%s' % status, task)
+        LOG.info('Task %s: %s: %s', rt.task_id, status, message)
+        return task
+
+    def _forget_flow(self, task_id):
+        with contextlib.closing(self._backend.get_connection()) as conn:
+            try:
+                conn.destroy_logbook(task_id)
+            except tf_exc.NotFound:
+                pass
+
+
+def _success_message(rt):
+    problems = ["Import to store '%s' failed: %s" % (key, counter.error)
+                for key, counter in rt.progress.stores.items()
+                if counter.state in (c.STORE_FAILED, c.STATE_CANCELLED)]
+    if rt.stop_reason:
+        problems.append(rt.stop_reason)
+    return '; '.join(problems) if problems else rt.progress.last_message
+
+
+def _failures(error):
+    if isinstance(error, tf_exc.WrappedFailure):
+        return [f.exception for f in error if f.exception is not None]
+    if isinstance(error, tf_failure.Failure):
+        return [error.exception]
+    return [error]
+
+
+def failure_message(rt, error):
+    """The task message of a failed import (import-semantics 9.4)."""
+    if rt.stop_reason:
+        return rt.stop_reason
+    errors = _failures(error)
+    for exc in errors:
+        if isinstance(exc, exceptions.ImportStopped):
+            return str(exc)
+    store_failures = {exc.store: exc for exc in errors
+                      if isinstance(exc, exceptions.StoreCopyFailed)}
+    if store_failures:
+        first = rt.first_failed_store or sorted(store_failures)[0]
+        exc = store_failures.get(first) or next(iter(store_failures.values()))
+        return "Import to store '%s' failed: %s" % (exc.store, exc.reason)
+    for exc in errors:
+        if isinstance(exc, exceptions.ImportFailed):
+            return str(exc)
+    exc = errors[0]
+    return '%s failed: %s: %s' % (rt.progress.phase, type(exc).__name__, exc)
+
+
+def store_results(rt, message):
+    """Per-store outcome map of the task result (import-semantics 9.2)."""
+    results = {}
+    for key, counter in rt.progress.stores.items():
+        entry = {'status': counter.state}
+        if counter.state == c.STORE_ACTIVE:
+            entry['size'] = counter.bytes_total
+        elif counter.state == c.STORE_FAILED:
+            entry['error'] = counter.error
+        else:
+            if counter.state not in (c.STORE_REVERTED, c.STATE_CANCELLED):
+                entry['status'] = c.STATE_CANCELLED
+            entry['error'] = counter.error or message
+        results[key] = entry
+    return results

@@ -1,0 +1,117 @@
+"""The worker: RPC server, bounded pool of running imports, reaper.
+
+The same class serves the importflow-worker process and the embedded
+in-process worker of the CLI (fake:// transport).
+"""
+
+import datetime
+import threading
+
+import futurist
+import oslo_messaging as messaging
+from oslo_log import log as logging
+
+from importflow.common import constants as c
+from importflow.common import utils
+from importflow.conf import CONF
+from importflow.db import api as db
+from importflow import plugins
+from importflow import rpc
+from importflow.rpc import endpoints
+from importflow import stores
+from importflow.worker import runner as runner_mod
+from importflow.worker import runtime as runtime_mod
+from importflow.worker import staging_cleaner
+
+LOG = logging.getLogger(__name__)
+
+
+class ImportWorker:
+
+    def __init__(self, worker_id=None):
+        self.worker_id = worker_id or CONF.worker_id or \
+            utils.default_worker_id()
+        stores.configure()
+        plugins.load_all()   # an unloadable plugin stops the worker here
+        self.runner = runner_mod.ImportRunner(self.worker_id)
+        self._slots = threading.BoundedSemaphore(
+            CONF.worker.max_concurrent_imports)
+        self._pool = futurist.ThreadPoolExecutor(
+            max_workers=CONF.worker.max_concurrent_imports)
+        self._queued = set()
+        self._queued_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server = None
+        self._reaper = None
+
+    def start(self):
+        staging_cleaner.clean()
+        target = messaging.Target(topic=c.RPC_TOPIC, server=self.worker_id)
+        self._server = messaging.get_rpc_server(
+            rpc.get_transport(), target,
+            [endpoints.ImportEndpoint(self.submit)], executor='threading')
+        self._server.start()
+        self._reaper = threading.Thread(target=self._reap_loop,
+                                        name='reaper', daemon=True)
+        self._reaper.start()
+        LOG.info('Worker %s started', self.worker_id)
+
+    def submit(self, task_id):
+        """Run a task in the pool unless it is queued here already or the
+        pool is full (the reaper offers it again later)."""
+        with self._queued_lock:
+            if task_id in self._queued:
+                return False
+            if not self._slots.acquire(blocking=False):
+                LOG.info('Worker %s busy; task %s left for later',
+                         self.worker_id, task_id)
+                return False
+            self._queued.add(task_id)
+        self._pool.submit(self._run, task_id)
+        return True
+
+    def _run(self, task_id):
+        try:
+            self.runner.run(task_id)
+        except Exception:
+            LOG.exception('Task %s: worker error', task_id)
+        finally:
+            with self._queued_lock:
+                self._queued.discard(task_id)
+            self._slots.release()
+
+    def _reap_loop(self):
+        interval = CONF.worker.reaper_interval
+        last_clean = utils.utcnow()
+        while not self._stop.wait(interval):
+            try:
+                self.reap()
+                every = CONF.image_import_opts.staging_cleanup_interval
+                if every and (utils.utcnow() - last_clean).total_seconds() \
+                        >= every:
+                    staging_cleaner.clean()
+                    last_clean = utils.utcnow()
+            except Exception as exc:
+                LOG.warning('Reaper: %s', exc)
+
+    def reap(self):
+        """Offer this worker the tasks nobody runs: lost doorbells and
+        expired leases."""
+        threshold = CONF.image_import_opts.task_lease_timeout
+        cutoff = utils.utcnow() - datetime.timedelta(seconds=threshold)
+        for task_id in db.tasks_needing_worker(cutoff):
+            if task_id not in runtime_mod.running_task_ids():
+                self.submit(task_id)
+
+    def idle(self):
+        with self._queued_lock:
+            return not self._queued
+
+    def stop(self, graceful=True):
+        self._stop.set()
+        if self._server is not None:
+            self._server.stop()
+            self._server.wait()
+        self._pool.shutdown(wait=graceful)
+        self.runner.close()
+        LOG.info('Worker %s stopped', self.worker_id)
