@@ -49,7 +49,7 @@ class ImportWorker:
         target = messaging.Target(topic=c.RPC_TOPIC, server=self.worker_id)
         self._server = messaging.get_rpc_server(
             rpc.get_transport(), target,
-            [endpoints.ImportEndpoint(self.submit)], executor='threading')
+            [endpoints.ImportEndpoint(self.submit)], )
         self._server.start()
         self._reaper = threading.Thread(target=self._reap_loop,
                                         name='reaper', daemon=True)

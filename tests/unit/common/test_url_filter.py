@@ -90,7 +90,8 @@ def _serve(ssl_context=None):
     if ssl_context is not None:
         server.socket = ssl_context.wrap_socket(server.socket,
                                                 server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,),
+                              daemon=True)
     thread.start()
     return server
 

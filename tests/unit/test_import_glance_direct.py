@@ -1,0 +1,37 @@
+import hashlib
+
+from importflow.common import constants as c
+
+
+def _staged_image(client, env, size=3 * 1024 * 1024):
+    path = env.make_file(size)
+    image = client.create_image(name='t', disk_format='raw',
+                                container_format='bare')
+    with open(path, 'rb') as f:
+        client.stage(image['id'], f)
+    return image['id'], path.read_bytes()
+
+
+def test_three_stores_hold_identical_bytes_and_hashes(client, env):
+    image_id, data = _staged_image(client, env)
+    task = client.import_image(image_id, all_stores=True)
+    task = client.wait(task['id'], timeout=60)
+    assert task['status'] == c.TASK_SUCCESS, task['message']
+    image = client.show_image(image_id)
+    assert image['status'] == c.ACTIVE
+    assert image['checksum'] == hashlib.md5(data).hexdigest()
+    assert image['os_hash_algo'] == 'sha512'
+    assert image['os_hash_value'] == hashlib.sha512(data).hexdigest()
+    assert image['size'] == len(data) == image['virtual_size']
+    assert sorted(loc['store'] for loc in image['locations']) == \
+        sorted(['fast', 'cheap', 'backup'])
+    for store_id in ('fast', 'cheap', 'backup'):
+        assert (env.store_dir(store_id) / image_id).read_bytes() == data
+    assert c.PROP_IMPORT_TASK not in image['properties']
+    assert image['properties'][c.PROP_IMPORTING_TO] == ''
+    assert image['properties'][c.PROP_FAILED_IMPORT] == ''
+    assert env.staging_files() == []
+    assert task['result'] == {'image_id': image_id, 'stores': {
+        s: {'status': 'active', 'size': len(data)}
+        for s in ('fast', 'cheap', 'backup')}}
+    assert task['message'] == 'Copied 9 MiB'
