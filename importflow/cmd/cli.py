@@ -33,6 +33,9 @@ def _add_targets(parser):
     parser.add_argument('--allow-partial', action='store_true',
                         help='Succeed when at least one store succeeds '
                              '(all_stores_must_succeed=false).')
+    parser.add_argument('--no-wait', action='store_true',
+                        help='Print the queued task and return at once '
+                             '(needs a separate importflow-worker).')
 
 
 def add_command_parsers(subparsers):
@@ -162,7 +165,7 @@ def do_image(args):
                 output.console.print('Nothing to do: every store already '
                                      'holds the image.')
                 return 0
-            return _follow(client, task, args.format)
+            return _follow(client, task, args)
         elif action == 'show':
             _image_out(client, client.show_image(args.image_id), args.format)
         elif action == 'delete':
@@ -219,7 +222,7 @@ def do_import(args):
                 output.console.print('Nothing to do: every store already '
                                      'holds image %s.' % image_id)
                 return 0
-            return _follow(client, task, args.format)
+            return _follow(client, task, args)
         body = {'name': args.name, 'container_format': args.container_format}
         if args.file:
             with _open_source(args.file) as data:
@@ -235,12 +238,13 @@ def do_import(args):
             image = client.create_image(**body)
             task = client.import_image(image['id'], method=c.WEB_DOWNLOAD,
                                        uri=args.url, **kwargs)
-        return _follow(client, task, args.format)
+        return _follow(client, task, args)
 
 
-def _follow(client, task, fmt):
+def _follow(client, task, args):
     """Show progress until the task ends, then the summary."""
-    if not client.runs_in_process():
+    fmt = args.format
+    if args.no_wait and not client.runs_in_process():
         output.print_record(views.task(task), fmt)
         return 0
     with output.TaskProgress(enabled=fmt != 'json') as display:

@@ -6,44 +6,18 @@ from oslo_context import context as oslo_context
 from oslo_policy import policy
 
 from importflow.common import exceptions
+from importflow.common import policies
 from importflow.conf import CONF
-
-RULES = [
-    policy.RuleDefault('context_is_admin', 'role:admin',
-                       description='Administrators.'),
-    policy.RuleDefault('owner', 'project_id:%(owner)s',
-                       description='Members of the owning project.'),
-    policy.RuleDefault('get_image',
-                       'rule:context_is_admin or rule:owner or '
-                       "'public':%(visibility)s or "
-                       "'community':%(visibility)s",
-                       description='See an image.'),
-    policy.RuleDefault('modify_image', 'rule:context_is_admin or rule:owner',
-                       description='Change, stage or import an image.'),
-    policy.RuleDefault('delete_image', 'rule:context_is_admin or rule:owner',
-                       description='Delete an image.'),
-    policy.RuleDefault('copy_image', 'rule:context_is_admin',
-                       description='Copy an active image into more stores '
-                                   '(copy-image method).'),
-    policy.RuleDefault('abort_import', 'rule:context_is_admin',
-                       description='Abort a running import.'),
-    policy.RuleDefault('stores_info_detail', 'rule:context_is_admin',
-                       description='See store details.'),
-]
 
 _LOCK = threading.Lock()
 _ENFORCER = {}
-
-
-def list_rules():
-    return RULES
 
 
 def _enforcer():
     with _LOCK:
         if 'e' not in _ENFORCER:
             enforcer = policy.Enforcer(CONF)
-            enforcer.register_defaults(RULES)
+            enforcer.register_defaults(policies.list_rules())
             _ENFORCER['e'] = enforcer
         return _ENFORCER['e']
 

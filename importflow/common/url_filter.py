@@ -121,29 +121,8 @@ def _check_listed(kind, value, allowed, disallowed, shown=None):
     return None
 
 
-def check(uri, resolver=None):
-    """Steps 1 to 4; returns a ValidatedURL or raises URLRejected."""
-    opts = _opts()
-    if not isinstance(uri, str):
-        raise URLRejected(uri, 'URL must be a string')
-    try:
-        parts = parse.urlsplit(uri)
-        stated_port = parts.port
-    except ValueError as e:
-        raise URLRejected(uri, f'URL cannot be parsed: {e}')
-
-    # 1. Scheme.
-    scheme = parts.scheme.lower()
-    if not scheme:
-        raise URLRejected(uri, 'URL has no scheme')
-    reason = _check_listed(
-        'scheme', scheme,
-        [s.lower() for s in opts.allowed_schemes],
-        [s.lower() for s in opts.disallowed_schemes], shown=f"'{scheme}'")
-    if reason:
-        raise URLRejected(uri, reason)
-
-    # 2. Host.
+def _host_of(uri, parts, stated_port):
+    """The normalised host and, for a literal, its address (step 2 syntax)."""
     raw_host = parts.hostname
     if not raw_host:
         raise URLRejected(uri, 'URL has no host')
@@ -173,6 +152,33 @@ def check(uri, resolver=None):
     if (other_host, other.port) != (host, stated_port):
         raise URLRejected(
             uri, f"URL is ambiguous: host '{host}' or '{other_host}'")
+    return host, literal
+
+
+def check(uri, resolver=None):
+    """Steps 1 to 4; returns a ValidatedURL or raises URLRejected."""
+    opts = _opts()
+    if not isinstance(uri, str):
+        raise URLRejected(uri, 'URL must be a string')
+    try:
+        parts = parse.urlsplit(uri)
+        stated_port = parts.port
+    except ValueError as e:
+        raise URLRejected(uri, f'URL cannot be parsed: {e}')
+
+    # 1. Scheme.
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise URLRejected(uri, 'URL has no scheme')
+    reason = _check_listed(
+        'scheme', scheme,
+        [s.lower() for s in opts.allowed_schemes],
+        [s.lower() for s in opts.disallowed_schemes], shown=f"'{scheme}'")
+    if reason:
+        raise URLRejected(uri, reason)
+
+    # 2. Host.
+    host, literal = _host_of(uri, parts, stated_port)
     port = stated_port or DEFAULT_PORTS.get(scheme)
     if literal is not None:
         addresses = [str(literal)]
@@ -340,6 +346,12 @@ def _fetch(target):
     raise _failed(error)
 
 
+def _discard(response):
+    """Close a response and the single-use adapter that fetched it."""
+    response.close()
+    response.connection.close()
+
+
 def open_url(uri, resolver=None):
     """Steps 1 to 6: a streaming response with a final 2xx status.
 
@@ -361,13 +373,13 @@ def open_url(uri, resolver=None):
         status = response.status_code
         location = response.headers.get('Location')
         if status in REDIRECT_STATUSES and location:
-            response.close()
+            _discard(response)
             url = parse.urljoin(target.url, location)
             LOG.debug('web-download: %s redirects (%d) to %s',
                       redact(target.url), status, redact(url))
             continue
         if not 200 <= status < 300:
-            response.close()
+            _discard(response)
             raise _failed(f'HTTP status {status} {response.reason or ""} '
                           f'from {redact(target.url)}')
         return response

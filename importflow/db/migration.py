@@ -11,6 +11,7 @@ from taskflow.persistence import backends as tf_backends
 
 from importflow.conf import CONF
 from importflow.db import api
+from importflow.db import models
 
 _SCRIPT_LOCATION = os.path.join(os.path.dirname(__file__), 'migrations')
 
@@ -44,6 +45,8 @@ def sync():
 def is_current():
     """True when the image schema is at the newest revision."""
     with api.get_engine().connect() as conn:
-        current = migration.MigrationContext.configure(conn).get_current_heads()
+        current = migration.MigrationContext.configure(
+            conn, opts={'version_table': models.VERSION_TABLE}
+        ).get_current_heads()
     heads = script.ScriptDirectory(_SCRIPT_LOCATION).get_heads()
     return set(current) == set(heads)

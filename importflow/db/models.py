@@ -4,6 +4,9 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 
+VERSION_TABLE = 'importflow_alembic_version'
+
+
 class Base(orm.DeclarativeBase):
     pass
 

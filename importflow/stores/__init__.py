@@ -242,7 +242,11 @@ def delete_leftover(store_id, image_id):
     :returns: True if something was deleted.
     """
     url = leftover_url(store_id, image_id)
-    if url is None or not delete(store_id, url):
+    # A missing object counts as deleted. Ask first: a store that cannot be
+    # listed (e.g. its data directory is gone) has no left-over either, but
+    # its driver reports the unlink failure as Forbidden, not NotFound.
+    if url is None or not exists(store_id, url) or \
+            not delete(store_id, url):
         return False
     LOG.warning('Image %s: deleted left-over object %s in store %s',
                 image_id, url, store_key(store_id))

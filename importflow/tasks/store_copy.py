@@ -54,8 +54,9 @@ class StoreCopy(base.ImportTask):
                                runtime.copies_cancel_reason)
             raise StoreCopyCancelled(runtime.copies_cancel_reason)
         progress.enter(c.PHASE_STORES)
-        stores.delete_leftover(self.store_id, self.image_id)
         try:
+            # Failing to clear a left-over is this store's failure too.
+            stores.delete_leftover(self.store_id, self.image_id)
             stored = self._copy(image, staged_path)
         except exceptions.ImportStopped:
             progress.set_store(self.key, c.STATE_CANCELLED)
@@ -166,7 +167,14 @@ class StoreCopy(base.ImportTask):
         image = _image_or_none(self.image_id)
         if image is None or not any((loc['store'] or None) == self.store_id
                                     for loc in image['locations']):
-            stores.delete_leftover(self.store_id, self.image_id)
+            try:
+                stores.delete_leftover(self.store_id, self.image_id)
+            except Exception as exc:
+                # A revert that raises stops taskflow from reverting the
+                # other atoms (Start would leave the image 'importing').
+                LOG.error('Image %s task %s: could not clear store %s: %s',
+                          self.image_id, self.task_id, self.key,
+                          _reason(exc))
         if progress.store(self.key).state in (c.STORE_PENDING,
                                               c.STORE_COPYING):
             progress.set_store(self.key, c.STATE_CANCELLED)

@@ -9,10 +9,8 @@ import threading
 import pytest
 import requests
 
-from importflow.common import exceptions
-from importflow.common import url_filter
-from importflow.conf import CONF
-from importflow.conf import filtering
+from importflow.common import exceptions, url_filter
+from importflow.conf import CONF, filtering
 
 GROUP = filtering.GROUP
 PAYLOAD = bytes(range(256)) * 1024      # 256 KiB, every byte value
@@ -155,9 +153,8 @@ def _failure(uri):
     ('http://[2002:7f00:1::]/', '2002:7f00:1::'),
 ])
 def test_non_global_literal_rejected(uri, address):
-    host = address
-    assert _reason(uri) == (f"host '{host}' resolves to non-global address "
-                            f'{address}')
+    assert _reason(uri) == (f"host '{address}' resolves to non-global "
+                            f'address {address}')
 
 
 def test_ipv4_mapped_ipv6_judged_by_ipv4_part():
@@ -417,19 +414,52 @@ def test_redirect_to_metadata_service_refused(server, override):
     assert 'redirect 1 to http://169.254.169.254/' in message
 
 
-def test_redirect_to_private_address_refused(server, override, fake_dns):
+class _Redirect:
+    status_code = 302
+    reason = 'Found'
+
+    def __init__(self, location):
+        self.headers = {'Location': location}
+        self.connection = self
+
+    def close(self):
+        pass
+
+
+def test_redirect_to_private_address_refused(fake_dns, monkeypatch):
+    # No public server exists here: the first hop's answer is simulated.
+    fake_dns['images.example.com'] = ['93.184.216.34']
+    fake_dns['internal.example.com'] = ['93.184.216.35', '10.0.0.5']
+    fetched = []
+
+    def fetch(target):
+        fetched.append(target)
+        return _Redirect('//internal.example.com/latest')
+    monkeypatch.setattr(url_filter, '_fetch', fetch)
+    assert _failure('http://images.example.com/img') == (
+        'web-download failed: redirect 1 to '
+        'http://internal.example.com/latest rejected: host '
+        "'internal.example.com' resolves to non-global address 10.0.0.5")
+    assert [t.host for t in fetched] == ['images.example.com']
+
+
+def test_allowed_host_reached_through_relative_redirect(server, override,
+                                                        fake_dns):
     fake_dns['images.example.com'] = ['127.0.0.1']
-    fake_dns['internal.example.com'] = ['10.0.0.5']
-    override(allowed_hosts=['images.example.com', 'internal.example.com',
-                            '127.0.0.1'],
+    override(allowed_hosts=['images.example.com'],
              allowed_ports=[server.port])
-    # Allow-listed hosts skip step 4; the relative hop keeps its host.
-    with url_filter.open_url(
-            f'http://images.example.com:{server.port}/chain/1') as response:
+    url = f'http://images.example.com:{server.port}/chain/1'
+    with url_filter.open_url(url) as response:
         assert response.raw.read() == PAYLOAD
-    override(allowed_hosts=[], allow_private_networks=False)
-    assert 'non-global address 127.0.0.1' in _failure(
-        f'http://images.example.com:{server.port}/data')
+    assert [host for _, host, _ in server.seen] == [
+        f'images.example.com:{server.port}'] * 2
+
+
+def test_open_url_uses_given_resolver(local):
+    url = f'http://images.example.test:{local.port}/data'
+    with url_filter.open_url(
+            url, resolver=lambda host, port: ['127.0.0.1']) as response:
+        assert response.raw.read() == PAYLOAD
 
 
 def test_http_error_status_named(local):
@@ -443,6 +473,17 @@ def test_read_timeout_reported(local, override):
     message = _failure(local.base + '/slow')
     assert message == (f'web-download failed: read timeout: no data for '
                        f'0.2 s from {local.base}/slow')
+
+
+def test_connect_timeout_reported(local, monkeypatch):
+    def timing_out(address, timeout, **kwargs):
+        raise TimeoutError('timed out')
+    monkeypatch.setattr(url_filter.urllib3_util.connection,
+                        'create_connection', timing_out)
+    assert _failure(local.base + '/data') == (
+        'web-download failed: connect timeout after 30.0 s to 127.0.0.1 '
+        f'port {local.port} (127.0.0.1)')
+    assert local.seen == []
 
 
 def test_connection_refused_reported(override):
@@ -477,20 +518,17 @@ def test_credentials_not_in_messages(local):
 
 def _make_ca_and_leaf(tmp_path, name):
     x509 = pytest.importorskip('cryptography.x509')
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
 
     def build(subject, issuer, key, sign_key, ca):
         builder = (x509.CertificateBuilder()
                    .subject_name(subject).issuer_name(issuer)
                    .public_key(key.public_key())
                    .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(hours=1))
-                   .not_valid_after(now + datetime.timedelta(hours=1))
+                   .not_valid_before(datetime.datetime(2000, 1, 1))
+                   .not_valid_after(datetime.datetime(2100, 1, 1))
                    .add_extension(x509.BasicConstraints(ca=ca,
                                                         path_length=None),
                                   critical=True))
