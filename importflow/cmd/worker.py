@@ -1,17 +1,43 @@
-"""`importflow-worker`: consume import tasks from the queue."""
+"""`importflow-worker`: consume import tasks from the queue.
 
-import signal
+cotyledon runs ``[worker] workers`` processes, forwards SIGTERM for a
+graceful stop and SIGHUP to reload mutable options.
+"""
+
 import sys
 import threading
 
+import cotyledon
 from oslo_log import log as logging
 
 from importflow import conf as importflow_conf
 from importflow.common import exceptions
 from importflow.conf import CONF
-from importflow.worker import service
+from importflow.db import api as db
 
 LOG = logging.getLogger(__name__)
+
+
+class WorkerService(cotyledon.Service):
+    name = 'importflow-worker'
+
+    def __init__(self, worker_id):
+        super().__init__(worker_id)
+        from importflow.worker import service
+        db.dispose_engine()   # never share connections across fork
+        self.worker = service.ImportWorker()
+
+    def run(self):
+        self.worker.start()
+        threading.Event().wait()   # cotyledon calls terminate() on SIGTERM
+
+    def terminate(self):
+        self.worker.stop()
+
+    def reload(self):
+        CONF.mutate_config_files()
+        LOG.info('Worker %s reloaded mutable options',
+                 self.worker.worker_id)
 
 
 def main(argv=None):
@@ -19,16 +45,19 @@ def main(argv=None):
     importflow_conf.parse_args(argv)
     logging.setup(CONF, 'importflow')
     try:
-        worker = service.ImportWorker()
+        # Fail before forking: an unloadable plugin or a bad store stops
+        # the service with a message naming it.
+        from importflow import plugins
+        from importflow import stores
+        stores.configure()
+        plugins.load_all()
     except exceptions.ConfigError as exc:
         LOG.error('Worker cannot start: %s', exc)
         return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    worker.start()
-    stop.wait()
-    worker.stop()
+    manager = cotyledon.ServiceManager(
+        graceful_shutdown_timeout=CONF.worker.graceful_shutdown_timeout + 15)
+    manager.add(WorkerService, workers=CONF.worker.workers)
+    manager.run()
     return 0
 
 

@@ -146,6 +146,223 @@ def image_list(owner=None, limit=None):
                 for r in conn.execute(stmt).mappings().all()]
 
 
+# ------------------------------------------- image lists (GET /v2/images)
+
+# Columns an image list may be sorted by.
+IMAGE_SORT_KEYS = ('name', 'status', 'container_format', 'disk_format',
+                   'size', 'virtual_size', 'id', 'created_at', 'updated_at',
+                   'min_disk', 'min_ram', 'visibility', 'owner', 'os_hidden',
+                   'protected')
+# Columns filtered by equality (or membership, given a list).
+IMAGE_MATCH_FILTERS = ('id', 'name', 'status', 'owner', 'disk_format',
+                       'container_format', 'checksum', 'os_hash_value',
+                       'os_hidden', 'protected')
+_COMPARE = {'eq': '__eq__', 'neq': '__ne__', 'gt': '__gt__',
+            'gte': '__ge__', 'lt': '__lt__', 'lte': '__le__'}
+
+
+def _visibility_clause(visibility, project_id):
+    """Who sees what in a list (Glance's rules, without image members).
+
+    ``project_id`` None means no restriction by owner (administrators).
+    """
+    vis = images.c.visibility
+    if project_id is None:
+        if visibility in (None, 'all'):
+            return None
+        return vis == visibility
+    own = images.c.owner == project_id
+    if visibility is None:
+        return sa.or_(own, vis == 'public')
+    if visibility == 'all':
+        return sa.or_(own, vis.in_(('public', 'community')))
+    if visibility in ('public', 'community'):
+        return vis == visibility
+    return sa.and_(own, vis == visibility)
+
+
+def _match(column, value):
+    if isinstance(value, (list, tuple)):
+        return column.in_(list(value))
+    return column == value
+
+
+def _filter_clauses(filters):
+    where = []
+    for key in IMAGE_MATCH_FILTERS:
+        if key in filters:
+            where.append(_match(images.c[key], filters[key]))
+    if filters.get('size_min') is not None:
+        where.append(images.c.size >= filters['size_min'])
+    if filters.get('size_max') is not None:
+        where.append(images.c.size <= filters['size_max'])
+    for key in ('created_at', 'updated_at'):
+        for op, value in filters.get(key, ()):
+            where.append(getattr(images.c[key], _COMPARE[op])(value))
+    for tag in filters.get('tags', ()):
+        where.append(sa.exists().where(tags.c.image_id == images.c.id,
+                                       tags.c.value == tag))
+    for name, value in (filters.get('properties') or {}).items():
+        where.append(sa.exists().where(props.c.image_id == images.c.id,
+                                       props.c.name == name,
+                                       _match(props.c.value, value)))
+    return where
+
+
+def _sort_terms(sort):
+    """ORDER BY terms; NULL sorts lowest on every database."""
+    terms = []
+    for key, direction in sort:
+        column = images.c[key]
+        if column.nullable:
+            present = column.isnot(None)
+            terms.append(present.asc() if direction == 'asc'
+                         else present.desc())
+        terms.append(column.asc() if direction == 'asc' else column.desc())
+    return terms
+
+
+def _after_marker(sort, marker):
+    """Rows strictly after ``marker`` in the order of ``sort`` (keyset
+    pagination; ``sort`` ends with the unique id)."""
+    alternatives = []
+    equal_so_far = []
+    for key, direction in sort:
+        column = images.c[key]
+        value = marker[key]
+        if value is None:
+            after = column.isnot(None) if direction == 'asc' else sa.false()
+            same = column.is_(None)
+        else:
+            if direction == 'asc':
+                after = column > value
+            else:
+                after = sa.or_(column < value, column.is_(None)) \
+                    if column.nullable else column < value
+            same = column == value
+        alternatives.append(sa.and_(*equal_so_far, after))
+        equal_so_far.append(same)
+    return sa.or_(*alternatives)
+
+
+def _image_views(conn, rows):
+    """_image_view for many rows with one query per related table."""
+    views = {r['id']: dict(r, properties={}, tags=[], locations=[])
+             for r in rows}
+    if not views:
+        return []
+    ids = list(views)
+    for r in conn.execute(sa.select(props.c.image_id, props.c.name,
+                                    props.c.value)
+                          .where(props.c.image_id.in_(ids))):
+        views[r.image_id]['properties'][r.name] = r.value
+    for r in conn.execute(sa.select(tags.c.image_id, tags.c.value)
+                          .where(tags.c.image_id.in_(ids))
+                          .order_by(tags.c.value)):
+        views[r.image_id]['tags'].append(r.value)
+    for r in conn.execute(sa.select(locations.c.image_id, locations.c.store,
+                                    locations.c.url, locations.c.meta_data,
+                                    locations.c.task_id)
+                          .where(locations.c.image_id.in_(ids))
+                          .order_by(locations.c.id)).mappings():
+        loc = dict(r)
+        views[loc.pop('image_id')]['locations'].append(loc)
+    return [views[r['id']] for r in rows]
+
+
+def image_list_page(filters=None, sort=(('created_at', 'desc'),),
+                    limit=None, marker=None, visibility=None,
+                    project_id=None):
+    """One page of non-deleted images.
+
+    :param filters: {column: value or list} for IMAGE_MATCH_FILTERS, and
+        ``size_min``, ``size_max``, ``created_at``/``updated_at`` as lists of
+        (op, naive UTC datetime) with op in eq, neq, gt, gte, lt, lte,
+        ``tags`` (all must be present), ``properties`` {name: value or list}.
+    :param sort: (key, 'asc'|'desc') pairs over IMAGE_SORT_KEYS; ``id`` is
+        added as the final tie-breaker when absent.
+    :param marker: id of the last image of the previous page.
+    :param visibility: None (default list), 'all', or a visibility value.
+    :param project_id: the caller's project; None lists every owner.
+    :returns: (images, more) where ``more`` tells whether images follow.
+    :raises: ImageNotFound if the marker image does not exist.
+    """
+    filters = filters or {}
+    sort = list(sort)
+    if not any(key == 'id' for key, _ in sort):
+        sort.append(('id', sort[0][1] if sort else 'desc'))
+    for key, direction in sort:
+        if key not in IMAGE_SORT_KEYS or direction not in ('asc', 'desc'):
+            raise ValueError('Invalid sort %s:%s' % (key, direction))
+    where = [images.c.deleted == sa.false()] + _filter_clauses(filters)
+    scope = _visibility_clause(visibility, project_id)
+    if scope is not None:
+        where.append(scope)
+    with get_engine().connect() as conn:
+        if marker is not None:
+            row = conn.execute(sa.select(images).where(
+                images.c.id == marker,
+                images.c.deleted == sa.false())).mappings().first()
+            if row is None:
+                raise exceptions.ImageNotFound(marker)
+            where.append(_after_marker(sort, row))
+        stmt = sa.select(images).where(*where).order_by(*_sort_terms(sort))
+        if limit is not None:
+            stmt = stmt.limit(limit + 1)
+        rows = conn.execute(stmt).mappings().all()
+        more = limit is not None and len(rows) > limit
+        if more:
+            rows = rows[:limit]
+        return _image_views(conn, rows), more
+
+
+def image_patch(image_id, values=None, set_props=None, remove_props=(),
+                tags_=None, expected_status=None, must_exist=(),
+                must_not_exist=()):
+    """A user's JSON-patch, applied in one transaction.
+
+    Only the named fields, properties and (when ``tags_`` is not None) the
+    tag set are written, so a concurrent import's property changes are
+    kept.
+
+    :param must_exist: properties that must be present (replace, remove).
+    :param must_not_exist: properties that must be absent (add, v2.0).
+    :raises: Conflict (status, or a property presence condition),
+        ImageNotFound.
+    """
+    with transaction() as conn:
+        result = conn.execute(images.update().where(
+            images.c.id == image_id, images.c.deleted == sa.false(),
+            *([images.c.status.in_(expected_status)]
+              if expected_status else [])
+        ).values(dict(values or {}, updated_at=utils.utcnow())))
+        if result.rowcount != 1:
+            raise _explain_failed_save(conn, image_id, None,
+                                       expected_status or ())
+        present = {r.name for r in conn.execute(
+            sa.select(props.c.name).where(props.c.image_id == image_id))}
+        for name in must_exist:
+            if name not in present:
+                raise exceptions.Conflict('Property %s does not exist.'
+                                          % name)
+        for name in must_not_exist:
+            if name in present:
+                raise exceptions.Conflict('Property %s already present.'
+                                          % name)
+        if remove_props:
+            conn.execute(props.delete().where(
+                props.c.image_id == image_id,
+                props.c.name.in_(list(remove_props))))
+        for name, value in (set_props or {}).items():
+            _set_property(conn, image_id, name, value)
+        if tags_ is not None:
+            conn.execute(tags.delete().where(tags.c.image_id == image_id))
+            for tag in sorted(set(tags_)):
+                conn.execute(tags.insert().values(image_id=image_id,
+                                                  value=tag))
+    return image_get(image_id)
+
+
 def _lock_held_by(image_id, task_id):
     return sa.exists().where(props.c.image_id == image_id,
                              props.c.name == c.PROP_IMPORT_TASK,
@@ -300,16 +517,24 @@ def task_create_locked(task_values, expected_status):
                 images.c.id == image_id, images.c.deleted == sa.false(),
                 images.c.status.in_(expected_status)).values(updated_at=now))
             if result.rowcount != 1:
+                if _get_property(conn, image_id, c.PROP_IMPORT_TASK):
+                    # A concurrent request won, and its task already moved
+                    # the image on: the same race as the insert below.
+                    raise _lost_lock_race(image_id)
                 raise _explain_failed_save(conn, image_id, None,
                                            expected_status)
             conn.execute(props.insert().values(
                 image_id=image_id, name=c.PROP_IMPORT_TASK, value=row['id']))
             conn.execute(tasks.insert().values(**row))
     except sa_exc.IntegrityError:
-        raise exceptions.Conflict(
-            "New operation on image '%s' is not permitted as prior "
-            "operation is still in progress" % image_id)
+        raise _lost_lock_race(image_id)
     return task_get(row['id'])
+
+
+def _lost_lock_race(image_id):
+    return exceptions.Conflict(
+        "New operation on image '%s' is not permitted as prior "
+        "operation is still in progress" % image_id)
 
 
 def task_get(task_id):
@@ -440,3 +665,14 @@ def tasks_needing_worker(pending_before, now=None):
                 tasks.c.lease_expires_at < now))).order_by(tasks.c.created_at)
     with get_engine().connect() as conn:
         return [r.id for r in conn.execute(stmt)]
+
+
+def locks_of_finished_tasks():
+    """(image_id, task_id) of locks naming a terminal or missing task."""
+    stmt = (sa.select(props.c.image_id, props.c.value)
+            .select_from(props.outerjoin(tasks, tasks.c.id == props.c.value))
+            .where(props.c.name == c.PROP_IMPORT_TASK,
+                   sa.or_(tasks.c.id.is_(None),
+                          tasks.c.status.in_(c.TASK_TERMINAL))))
+    with get_engine().connect() as conn:
+        return [(r.image_id, r.value) for r in conn.execute(stmt)]

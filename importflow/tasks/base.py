@@ -25,10 +25,16 @@ class ImportTask(task.Task):
         return runtime_mod.get(self.task_id)
 
     def revert_allowed(self):
-        """False when this worker lost the task: the new owner cleans up."""
-        if self.runtime.lease_lost:
-            LOG.warning('Image %s task %s: lease lost, leaving the revert of '
-                        '%s to the worker that takes over', self.image_id,
+        """Reverts run only while this worker owns the task.
+
+        An abandoned task (lease lost, or handed back at shutdown) blocks
+        here for good: the worker that takes it over reverts or resumes it,
+        and nothing of this attempt may be persisted as reverted.
+        """
+        runtime = self.runtime
+        if runtime.abandoned.is_set():
+            LOG.warning('Image %s task %s: abandoned; leaving %s to the '
+                        'worker that takes over', self.image_id,
                         self.task_id, self.name)
-            return False
+            runtime.check()
         return True

@@ -6,6 +6,7 @@ from importflow.common import constants as c
 from importflow.common import exceptions
 from importflow.db import api as db
 from importflow import methods
+from importflow.rpc import notifier
 from importflow.stores import staging
 from importflow.tasks import base
 
@@ -120,6 +121,9 @@ class Commit(base.ImportTask):
                       expected_status=[c.IMPORTING, c.ACTIVE],
                       mark_committed=True)
         self.runtime.committed = True
+        if values:
+            notifier.image_event('image.activate',
+                                 db.image_get(self.image_id))
 
 
 class Cleanup(base.ImportTask):

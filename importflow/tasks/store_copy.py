@@ -9,6 +9,7 @@ from importflow.common import exceptions
 from importflow.common import inspection
 from importflow.conf import CONF
 from importflow.db import api as db
+from importflow.rpc import notifier
 from importflow import stores
 from importflow.tasks import base
 from importflow.tasks import streaming
@@ -69,6 +70,8 @@ class StoreCopy(base.ImportTask):
             LOG.error('Image %s task %s: copy to store %s failed: %s',
                       self.image_id, self.task_id, self.key, reason)
             progress.set_store(self.key, c.STORE_FAILED, reason)
+            notifier.image_event('image.upload', image, backend=self.key,
+                                 error=reason)
             if self.all_must_succeed:
                 runtime.cancel_copies(self.key)
                 raise exceptions.StoreCopyFailed(self.key, reason)
@@ -145,9 +148,14 @@ class StoreCopy(base.ImportTask):
         except Exception:
             stores.delete(self.store_id, stored['url'])
             raise
+        self.runtime.progress.set_store(self.key, c.STORE_ACTIVE)
+        saved = db.image_get(self.image_id)
+        notifier.image_event('image.upload', saved, backend=self.key)
         if commit:
             self.runtime.committed = True
-        self.runtime.progress.set_store(self.key, c.STORE_ACTIVE)
+            if values.get('status') == c.ACTIVE and \
+                    self.runtime.first_activation():
+                notifier.image_event('image.activate', saved)
         return {'url': stored['url'], 'size': stored['size']}
 
     def revert(self, result, flow_failures, **kwargs):

@@ -64,6 +64,7 @@ class ImportProgress:
 
     def finish_phase(self, phase, state=c.STATE_DONE):
         with self._lock:
+            self._refresh_message()
             if phase in self.phases:
                 self.phases[phase].state = state
 
@@ -74,6 +75,7 @@ class ImportProgress:
         with self._lock:
             counter = self.stores[key]
             counter.state = state
+            self._refresh_message()
             if error is not None:
                 counter.error = error
 
@@ -88,11 +90,14 @@ class ImportProgress:
     def message(self):
         """``Copied N MiB`` for the data flowing in the current phase."""
         with self._lock:
-            if self.phase == c.PHASE_STORES:
-                done = sum(s.bytes_done for s in self.stores.values())
-            elif self.phase in self.phases:
-                done = self.phases[self.phase].bytes_done
-            else:
-                return self.last_message
-            self.last_message = 'Copied %d MiB' % (done // c.MiB)
+            return self._refresh_message()
+
+    def _refresh_message(self):
+        if self.phase == c.PHASE_STORES:
+            done = sum(s.bytes_done for s in self.stores.values())
+        elif self.phase in self.phases:
+            done = self.phases[self.phase].bytes_done
+        else:
             return self.last_message
+        self.last_message = 'Copied %d MiB' % (done // c.MiB)
+        return self.last_message

@@ -33,9 +33,10 @@ FLOW_FACTORY = 'importflow.flows.import_flow.get_import_flow'
 class Heartbeat(threading.Thread):
     """Renews the lease, publishes progress and hears stop requests."""
 
-    def __init__(self, runtime):
+    def __init__(self, runtime, on_abandon):
         super().__init__(name='heartbeat-%s' % runtime.task_id, daemon=True)
         self.runtime = runtime
+        self.on_abandon = on_abandon
         self._stopped = threading.Event()
         opts = CONF.image_import_opts
         self.interval = min(opts.progress_interval, opts.heartbeat_interval)
@@ -55,9 +56,9 @@ class Heartbeat(threading.Thread):
                 LOG.warning('Task %s: heartbeat failed: %s',
                             self.runtime.task_id, exc)
                 if time.monotonic() - last_renewal > self.give_up_after:
-                    self.runtime.stop('lease lost: database unreachable for '
-                                      '%d s' % self.give_up_after,
-                                      lease_lost=True)
+                    self.runtime.abandon('lease lost: database unreachable '
+                                         'for %d s' % self.give_up_after)
+                    self.on_abandon(self.runtime)
                     return
 
     def beat(self):
@@ -67,7 +68,8 @@ class Heartbeat(threading.Thread):
             progress=runtime.progress.snapshot(),
             message=runtime.progress.message())
         if not held:
-            runtime.stop('lease lost to another worker', lease_lost=True)
+            runtime.abandon('lease lost to another worker')
+            self.on_abandon(runtime)
             raise exceptions.ImportStopped('lease lost')
         if reason:
             runtime.stop(reason)
@@ -88,9 +90,13 @@ class ImportRunner:
     def close(self):
         self._backend.close()
 
-    def run(self, task_id):
+    def run(self, task_id, on_abandon=lambda runtime: None):
         """Claim and run a task; returns its final record, or None if this
-        worker did not get it (another runs it, or it is finished)."""
+        worker did not get it (another runs it, or it is finished).
+
+        ``on_abandon(runtime)`` is called from the heartbeat thread when the
+        lease is lost: the calling thread then never returns.
+        """
         task = db.task_claim(task_id, self.worker_id,
                              CONF.image_import_opts.task_lease_timeout)
         if task is None:
@@ -104,7 +110,9 @@ class ImportRunner:
                                        import_flow.phases_for(method),
                                        self.worker_id)
         runtime_mod.register(rt)
-        heartbeat = Heartbeat(rt)
+        if task['attempt'] > 1:
+            self._decide_takeover(task, rt)
+        heartbeat = Heartbeat(rt, on_abandon)
         heartbeat.start()
         notifier.task_event('task.processing', task)
         error = None
@@ -115,11 +123,31 @@ class ImportRunner:
         finally:
             heartbeat.stop()
             runtime_mod.unregister(task_id)
-        if rt.lease_lost:
-            LOG.warning('Task %s: lease lost; another worker finishes it',
-                        task_id)
-            return None
         return self._finish(rt, error)
+
+    def _decide_takeover(self, task, rt):
+        """Resume a taken-over task, or revert it when it was taken over
+        too often (import-semantics 10.3)."""
+        takeovers = task['attempt'] - 1
+        LOG.warning('Task %s: taking over from %s (takeover %d)',
+                    task['id'], task['lease_owner'], takeovers)
+        if task['committed'] or \
+                takeovers <= CONF.image_import_opts.max_task_takeovers:
+            return
+        rt.stop('Import reverted after worker failure: %s'
+                % self._interrupted_step(task['id']))
+
+    def _interrupted_step(self, task_id):
+        with contextlib.closing(self._backend.get_connection()) as conn:
+            try:
+                book = conn.get_logbook(task_id)
+            except tf_exc.NotFound:
+                return 'start'
+        for flow_detail in book:
+            for atom in flow_detail:
+                if atom.state == 'RUNNING':
+                    return atom.name
+        return 'unknown step'
 
     def _run_engine(self, task, rt):
         engine = self._load_engine(task)

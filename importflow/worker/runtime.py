@@ -26,7 +26,7 @@ class ImportRuntime:
             phases, [t['key'] for t in targets], task.get('progress'))
         # A stop requested before the task started (abort, image deleted).
         self._stop_reason = task.get('stop_reason')
-        self.lease_lost = False
+        self.abandoned = threading.Event()
         self.committed = bool(task.get('committed'))
         # Set when a store copy failed and all_stores_must_succeed is true:
         # the other copies stop and the unstarted ones never start.
@@ -34,22 +34,39 @@ class ImportRuntime:
         self.copies_cancel_reason = None
         self.first_failed_store = None
         self._cancel_lock = threading.Lock()
+        self._activated = False
 
     @property
     def stop_reason(self):
         return self._stop_reason
 
-    def stop(self, reason, lease_lost=False):
+    def stop(self, reason):
         """Ask every step of this import to stop at its next check."""
-        if lease_lost:
-            self.lease_lost = True
         if self._stop_reason is None:
             self._stop_reason = reason
 
     def check(self):
-        """Raise ImportStopped if the import must stop now."""
+        """Raise ImportStopped if the import must stop now.
+
+        An abandoned import never returns from here: its thread must write
+        nothing more, not even a revert, because another worker owns the
+        task now (or will, once the lease is handed back).
+        """
+        if self.abandoned.is_set():
+            threading.Event().wait()
         if self._stop_reason is not None:
             raise exceptions.ImportStopped(self._stop_reason)
+
+    def abandon(self, reason):
+        """Freeze every step of this import at its next check."""
+        self._stop_reason = self._stop_reason or reason
+        self.abandoned.set()
+
+    def first_activation(self):
+        """True once: the commit that made the image active."""
+        with self._cancel_lock:
+            first, self._activated = not self._activated, True
+            return first
 
     def cancel_copies(self, failed_store):
         with self._cancel_lock:
@@ -82,3 +99,8 @@ def get(task_id):
 def running_task_ids():
     with _LOCK:
         return list(_RUNTIMES)
+
+
+def running():
+    with _LOCK:
+        return list(_RUNTIMES.values())

@@ -6,8 +6,8 @@ in-process worker of the CLI (fake:// transport).
 
 import datetime
 import threading
+import time
 
-import futurist
 import oslo_messaging as messaging
 from oslo_log import log as logging
 
@@ -36,8 +36,6 @@ class ImportWorker:
         self.runner = runner_mod.ImportRunner(self.worker_id)
         self._slots = threading.BoundedSemaphore(
             CONF.worker.max_concurrent_imports)
-        self._pool = futurist.ThreadPoolExecutor(
-            max_workers=CONF.worker.max_concurrent_imports)
         self._queued = set()
         self._queued_lock = threading.Lock()
         self._stop = threading.Event()
@@ -67,18 +65,28 @@ class ImportWorker:
                          self.worker_id, task_id)
                 return False
             self._queued.add(task_id)
-        self._pool.submit(self._run, task_id)
+        # One thread per import: an abandoned import blocks its thread for
+        # good, which must not cost a pool slot.
+        threading.Thread(target=self._run, args=(task_id,),
+                         name='import-%s' % task_id, daemon=True).start()
         return True
 
     def _run(self, task_id):
+        released = threading.Event()
+
+        def release(_runtime=None):
+            if not released.is_set():
+                released.set()
+                with self._queued_lock:
+                    self._queued.discard(task_id)
+                self._slots.release()
+
         try:
-            self.runner.run(task_id)
+            self.runner.run(task_id, on_abandon=release)
         except Exception:
             LOG.exception('Task %s: worker error', task_id)
         finally:
-            with self._queued_lock:
-                self._queued.discard(task_id)
-            self._slots.release()
+            release()
 
     def _reap_loop(self):
         interval = CONF.worker.reaper_interval
@@ -102,16 +110,38 @@ class ImportWorker:
         for task_id in db.tasks_needing_worker(cutoff):
             if task_id not in runtime_mod.running_task_ids():
                 self.submit(task_id)
+        for image_id, task_id in db.locks_of_finished_tasks():
+            # The task ended but its worker died before dropping the lock.
+            db.lock_release(image_id, task_id)
+            LOG.info('Image %s: released lock of finished task %s',
+                     image_id, task_id)
 
     def idle(self):
         with self._queued_lock:
             return not self._queued
 
-    def stop(self, graceful=True):
+    def stop(self, grace_period=None):
+        """Stop taking work, let running imports finish for
+        ``grace_period`` seconds, then hand the rest back: frozen here,
+        leases released so that another worker resumes them at once."""
+        if grace_period is None:
+            grace_period = CONF.worker.graceful_shutdown_timeout
         self._stop.set()
         if self._server is not None:
             self._server.stop()
             self._server.wait()
-        self._pool.shutdown(wait=graceful)
+        deadline = time.monotonic() + grace_period
+        while not self.idle() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = runtime_mod.running()
+        for rt in left:
+            rt.abandon('worker %s shutting down' % self.worker_id)
+        if left:
+            # Let the streams reach their next check (per chunk) and freeze
+            # before another worker may take the tasks.
+            time.sleep(1)
+        for rt in left:
+            db.task_release_lease(rt.task_id, self.worker_id)
+            LOG.warning('Task %s handed back at shutdown', rt.task_id)
         self.runner.close()
         LOG.info('Worker %s stopped', self.worker_id)

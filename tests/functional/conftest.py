@@ -146,3 +146,14 @@ def deployment(tmp_path, pg_url):
     yield dep
     dep.stop_all()
     shutil.rmtree(tmp_path / 'state', ignore_errors=True)
+
+
+def wait_for(predicate, timeout, interval=0.05, what='condition'):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError('timed out after %s s waiting for %s'
+                         % (timeout, what))
