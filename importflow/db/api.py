@@ -9,9 +9,10 @@ import contextlib
 import datetime
 import threading
 
+from oslo_log import log as logging
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from oslo_log import log as logging
+import tenacity
 
 from importflow.common import constants as c
 from importflow.common import exceptions
@@ -77,6 +78,33 @@ def _create_engine(url):
                             pool_recycle=3600)
 
 
+def taskflow_persistence_conf():
+    """taskflow's SQLAlchemy backend, on the image database."""
+    url = CONF.database.connection
+    conf = {'connection': url, 'checkin_yield': False}
+    if not url.startswith('sqlite'):
+        conf['engine_args'] = {'pool_pre_ping': True}
+        conf['max_retries'] = 3
+    return conf
+
+
+def _is_disconnect(exc):
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+# A connection the server dropped (restart, pg_terminate_backend) fails the
+# statement once; every function here is one transaction, so it is retried
+# whole on a fresh connection.
+retry_on_disconnect = tenacity.retry(
+    retry=tenacity.retry_if_exception(_is_disconnect),
+    stop=tenacity.stop_after_attempt(4),
+    wait=tenacity.wait_exponential(multiplier=0.2, max=2),
+    before_sleep=lambda state: LOG.warning(
+        'Database connection lost (%s); retrying',
+        state.outcome.exception()),
+    reraise=True)
+
+
 @contextlib.contextmanager
 def transaction():
     with get_engine().begin() as conn:
@@ -90,6 +118,7 @@ def _one(conn, stmt):
 
 # ---------------------------------------------------------------- images
 
+@retry_on_disconnect
 def image_create(values, properties=None, tags_=None):
     now = utils.utcnow()
     row = {'visibility': 'shared', 'min_disk': 0, 'min_ram': 0,
@@ -122,6 +151,7 @@ def _image_view(conn, row):
     return image
 
 
+@retry_on_disconnect
 def image_get(image_id, include_deleted=False):
     """The image with its properties, tags and locations; raises if absent."""
     with get_engine().connect() as conn:
@@ -134,6 +164,7 @@ def image_get(image_id, include_deleted=False):
         return _image_view(conn, row)
 
 
+@retry_on_disconnect
 def image_list(owner=None, limit=None):
     with get_engine().connect() as conn:
         stmt = (sa.select(images).where(images.c.deleted == sa.false())
@@ -270,6 +301,7 @@ def _image_views(conn, rows):
     return [views[r['id']] for r in rows]
 
 
+@retry_on_disconnect
 def image_list_page(filters=None, sort=(('created_at', 'desc'),),
                     limit=None, marker=None, visibility=None,
                     project_id=None):
@@ -316,6 +348,7 @@ def image_list_page(filters=None, sort=(('created_at', 'desc'),),
         return _image_views(conn, rows), more
 
 
+@retry_on_disconnect
 def image_patch(image_id, values=None, set_props=None, remove_props=(),
                 tags_=None, expected_status=None, must_exist=(),
                 must_not_exist=()):
@@ -401,6 +434,7 @@ def _get_property(conn, image_id, name):
         props.c.image_id == image_id, props.c.name == name)).scalar()
 
 
+@retry_on_disconnect
 def image_save(image_id, *, task_id=None, expected_status=None, values=None,
                set_props=None, remove_props=(), add_to_lists=None,
                remove_from_lists=None, add_location=None,
@@ -457,6 +491,7 @@ def image_save(image_id, *, task_id=None, expected_status=None, values=None,
                          .values(committed=True))
 
 
+@retry_on_disconnect
 def image_update_user(image_id, values=None, set_props=None,
                       remove_props=(), expected_status=None):
     """A user's change (PATCH): only the named fields are touched."""
@@ -465,6 +500,7 @@ def image_update_user(image_id, values=None, set_props=None,
     return image_get(image_id)
 
 
+@retry_on_disconnect
 def image_mark_deleted(image_id):
     """Soft-delete; returns the image as it was (locations to remove)."""
     with transaction() as conn:
@@ -486,11 +522,13 @@ def image_mark_deleted(image_id):
     return view
 
 
+@retry_on_disconnect
 def lock_holder(image_id):
     with get_engine().connect() as conn:
         return _get_property(conn, image_id, c.PROP_IMPORT_TASK)
 
 
+@retry_on_disconnect
 def lock_release(image_id, task_id):
     """Remove the lock if, and only if, it names ``task_id``."""
     with transaction() as conn:
@@ -501,6 +539,7 @@ def lock_release(image_id, task_id):
 
 # ----------------------------------------------------------------- tasks
 
+@retry_on_disconnect
 def task_create_locked(task_values, expected_status):
     """Insert a pending task and take its image's lock, atomically.
 
@@ -537,6 +576,7 @@ def _lost_lock_race(image_id):
         "operation is still in progress" % image_id)
 
 
+@retry_on_disconnect
 def task_get(task_id):
     with get_engine().connect() as conn:
         row = _one(conn, sa.select(tasks).where(tasks.c.id == task_id))
@@ -545,6 +585,7 @@ def task_get(task_id):
     return row
 
 
+@retry_on_disconnect
 def task_list(image_id=None, owner=None, include_expired=False):
     stmt = sa.select(tasks).order_by(tasks.c.created_at, tasks.c.id)
     if image_id:
@@ -558,6 +599,7 @@ def task_list(image_id=None, owner=None, include_expired=False):
         return [dict(r) for r in conn.execute(stmt).mappings().all()]
 
 
+@retry_on_disconnect
 def task_claim(task_id, worker_id, lease_seconds):
     """Take a pending task, or a processing one whose lease expired.
 
@@ -585,6 +627,7 @@ def task_claim(task_id, worker_id, lease_seconds):
         return _one(conn, sa.select(tasks).where(tasks.c.id == task_id))
 
 
+@retry_on_disconnect
 def task_heartbeat(task_id, worker_id, lease_seconds, progress=None,
                    message=None):
     """Extend the lease and publish progress.
@@ -607,6 +650,7 @@ def task_heartbeat(task_id, worker_id, lease_seconds, progress=None,
     return result.rowcount == 1, reason
 
 
+@retry_on_disconnect
 def task_finish(task_id, worker_id, status, message, result, progress):
     """Write the terminal status; only the lease owner may."""
     now = utils.utcnow()
@@ -617,10 +661,11 @@ def task_finish(task_id, worker_id, status, message, result, progress):
             tasks.c.status == c.TASK_PROCESSING).values(
                 status=status, message=message, result=result,
                 progress=progress, updated_at=now, expires_at=now + ttl,
-                lease_owner=None, lease_expires_at=None))
+                lease_expires_at=None))
     return done.rowcount == 1
 
 
+@retry_on_disconnect
 def task_fail_pending(task_id, message, result):
     """End a task that never started (e.g. its image vanished)."""
     now = utils.utcnow()
@@ -633,6 +678,7 @@ def task_fail_pending(task_id, message, result):
     return done.rowcount == 1
 
 
+@retry_on_disconnect
 def task_release_lease(task_id, worker_id):
     """Hand a running task back so that another worker takes it over now."""
     with transaction() as conn:
@@ -642,6 +688,7 @@ def task_release_lease(task_id, worker_id):
                 lease_expires_at=utils.utcnow()))
 
 
+@retry_on_disconnect
 def task_request_stop(task_id, reason):
     """Ask a live task to stop; the first reason given wins."""
     with transaction() as conn:
@@ -651,6 +698,7 @@ def task_request_stop(task_id, reason):
     return result.rowcount == 1
 
 
+@retry_on_disconnect
 def tasks_needing_worker(pending_before, now=None):
     """Ids of tasks that no live worker is running.
 
@@ -667,6 +715,7 @@ def tasks_needing_worker(pending_before, now=None):
         return [r.id for r in conn.execute(stmt)]
 
 
+@retry_on_disconnect
 def locks_of_finished_tasks():
     """(image_id, task_id) of locks naming a terminal or missing task."""
     stmt = (sa.select(props.c.image_id, props.c.value)

@@ -36,7 +36,7 @@ def sync():
     _ensure_sqlite_folder()
     with api.transaction() as conn:
         command.upgrade(_alembic_config(conn), 'head')
-    backend = tf_backends.fetch({'connection': CONF.database.connection})
+    backend = tf_backends.fetch(api.taskflow_persistence_conf())
     with contextlib.closing(backend.get_connection()) as tf_conn:
         tf_conn.upgrade()
     backend.close()

@@ -84,8 +84,7 @@ class ImportRunner:
 
     def __init__(self, worker_id):
         self.worker_id = worker_id
-        self._backend = tf_backends.fetch(
-            {'connection': CONF.database.connection})
+        self._backend = tf_backends.fetch(db.taskflow_persistence_conf())
 
     def close(self):
         self._backend.close()
@@ -118,11 +117,22 @@ class ImportRunner:
         error = None
         try:
             self._run_engine(task, rt)
+        except tf_exc.StorageFailure as exc:
+            # The flow's own state could not be saved: its progress is
+            # unknown, so neither finish nor revert here. Hand the task
+            # back; the next owner resumes from what was persisted.
+            LOG.error('Task %s: flow persistence failed (%s); handing the '
+                      'task back', task_id, exc)
+            rt.abandon('flow persistence failed')
+            error = exc
         except Exception as exc:
             error = exc
         finally:
             heartbeat.stop()
             runtime_mod.unregister(task_id)
+        if rt.abandoned.is_set():
+            db.task_release_lease(task_id, self.worker_id)
+            return None
         return self._finish(rt, error)
 
     def _decide_takeover(self, task, rt):
