@@ -163,9 +163,18 @@ class StoreCopy(base.ImportTask):
             return
         progress = self.runtime.progress
         if isinstance(result, dict) and 'url' in result:
-            db.image_save(self.image_id, task_id=self.task_id,
-                          remove_location=(self.store_id or '',
-                                           self.task_id))
+            try:
+                db.image_save(self.image_id, task_id=self.task_id,
+                              remove_location=(self.store_id or '',
+                                               self.task_id))
+            except exceptions.LockLost:
+                raise   # whoever took the lock cleans up
+            except exceptions.ImportStopped:
+                # The image was deleted with its locations; raising here
+                # would stop taskflow from reverting the other atoms.
+                LOG.info('Image %s task %s: image deleted; its copy in '
+                         'store %s goes with it', self.image_id,
+                         self.task_id, self.key)
             stores.delete(self.store_id, result['url'])
             progress.set_store(self.key, c.STORE_REVERTED)
             LOG.info('Image %s task %s: removed copy in store %s',

@@ -5,6 +5,7 @@ database, keyed by the task id, so that a worker taking the task over
 resumes it from its last finished atom.
 """
 
+from concurrent import futures
 import contextlib
 import threading
 import time
@@ -160,14 +161,21 @@ class ImportRunner:
         return 'unknown step'
 
     def _run_engine(self, task, rt):
-        engine = self._load_engine(task)
-        LOG.info('Task %s: running import of image %s (attempt %d)',
-                 task['id'], task['image_id'], task['attempt'])
-        engine.run()
+        # The standard library pool stops at once; the engine's default
+        # (futurist) pool idles for a second before its threads notice.
+        executor = futures.ThreadPoolExecutor(
+            max_workers=CONF.image_import_opts.max_parallel_stores,
+            thread_name_prefix='import-%s' % task['id'][:8])
+        try:
+            engine = self._load_engine(task, executor)
+            LOG.info('Task %s: running import of image %s (attempt %d)',
+                     task['id'], task['image_id'], task['attempt'])
+            engine.run()
+        finally:
+            executor.shutdown(wait=True)
 
-    def _load_engine(self, task):
-        options = {'engine': 'parallel',
-                   'max_workers': CONF.image_import_opts.max_parallel_stores,
+    def _load_engine(self, task, executor):
+        options = {'engine': 'parallel', 'executor': executor,
                    'backend': self._backend}
         with contextlib.closing(self._backend.get_connection()) as conn:
             try:
