@@ -3,6 +3,7 @@
 import textwrap
 
 import pytest
+from stevedore import extension
 
 from importflow.common import constants as c
 from importflow.common import exceptions
@@ -25,7 +26,10 @@ def fixture_entry_points(tmp_path, monkeypatch):
         fixture_broken = tests.unit.fixture_plugin:no_such_attribute
         '''))
     monkeypatch.syspath_prepend(str(tmp_path / 'site'))
+    # stevedore remembers each namespace's entry points per process.
+    extension.ExtensionManager.ENTRY_POINT_CACHE.clear()
     yield
+    extension.ExtensionManager.ENTRY_POINT_CACHE.clear()
     CONF.clear_override('image_import_plugins', group='image_import_opts')
 
 
