@@ -1,6 +1,7 @@
 """Create, show, stage and delete images."""
 
 import errno
+import json
 import os
 import uuid
 
@@ -186,3 +187,217 @@ def _write_capped(data, path, cap):
             raise exceptions.RequestEntityTooLarge(
                 'Staging area is full: %s' % os.strerror(exc.errno))
         raise
+
+
+# ------------------------------------------------ Image API v2 additions
+
+# Attributes a user may set, with the JSON types the image schema allows.
+_WRITABLE_CORE = ('name', 'visibility', 'protected', 'os_hidden', 'min_disk',
+                  'min_ram', 'disk_format', 'container_format', 'tags')
+_FORMAT_ATTRS = ('disk_format', 'container_format')
+MAX_NAME_LENGTH = 255
+
+
+def _invalid(attr, value, why):
+    return exceptions.BadRequest("Invalid value %s for '%s': %s"
+                                 % (_json_repr(value), attr, why))
+
+
+def _json_repr(value):
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def check_core_value(attr, value):
+    """Type and range of a writable core attribute; raises BadRequest."""
+    if attr == 'name':
+        if value is not None and not isinstance(value, str):
+            raise _invalid(attr, value, 'must be a string or null')
+        if value is not None and len(value) > MAX_NAME_LENGTH:
+            raise _invalid(attr, value, 'longer than %d characters'
+                           % MAX_NAME_LENGTH)
+    elif attr == 'visibility':
+        if value not in VISIBILITIES:
+            raise _invalid(attr, value, 'must be one of %s'
+                           % ', '.join(VISIBILITIES))
+    elif attr in ('protected', 'os_hidden'):
+        if not isinstance(value, bool):
+            raise _invalid(attr, value, 'must be a boolean')
+    elif attr in ('min_disk', 'min_ram'):
+        if isinstance(value, bool) or not isinstance(value, int) \
+                or value < 0:
+            raise _invalid(attr, value, 'must be an integer >= 0')
+    elif attr in _FORMAT_ATTRS:
+        if value is not None and not isinstance(value, str):
+            raise _invalid(attr, value, 'must be a string or null')
+        _validate_formats({attr: value})
+    elif attr == 'tags':
+        if not isinstance(value, list) or not all(
+                isinstance(t, str) and 0 < len(t) <= 255 for t in value):
+            raise _invalid(attr, value, 'must be an array of strings of '
+                           '1 to 255 characters')
+    elif attr == 'id':
+        if not isinstance(value, str):
+            raise _invalid(attr, value, 'must be a UUID string')
+
+
+def check_property(name, value):
+    """A user property: not reserved, a string value; raises."""
+    check_reserved([name])
+    if len(name) > 255:
+        raise exceptions.BadRequest("Property name '%s...' is longer than "
+                                    "255 characters" % name[:32])
+    if not isinstance(value, str):
+        raise exceptions.BadRequest("Property '%s' must be a string" % name)
+
+
+def validate_create_body(body):
+    """The checks of ``create`` in its order, plus the types of the core
+    attributes that ``create`` stores as given (400 instead of a database
+    error)."""
+    if not isinstance(body, dict):
+        raise exceptions.BadRequest('Image create body must be an object')
+    for key in body:
+        if key in _READ_ONLY:
+            raise exceptions.Forbidden("Attribute '%s' is read-only." % key)
+    check_reserved([k for k in body if k not in _CREATE_FIELDS])
+    for key, value in body.items():
+        if key in _CREATE_FIELDS:
+            check_core_value(key, value)
+
+
+def list_images(context, filters=None, sort=(('created_at', 'desc'),),
+                limit=None, marker=None, visibility=None):
+    """A page of the images the caller may see.
+
+    :param filters: as db.image_list_page; ``os_hidden`` defaults to False
+        (hidden images are listed only when asked for).
+    :returns: (images, next_marker); next_marker is None on the last page.
+    """
+    filters = dict(filters or {})
+    filters.setdefault('os_hidden', False)
+    for key, direction in sort:
+        if key not in db.IMAGE_SORT_KEYS:
+            raise exceptions.BadRequest(
+                'Invalid sort key: %s. It should be one of the following: '
+                '%s' % (key, ', '.join(db.IMAGE_SORT_KEYS)))
+        if direction not in ('asc', 'desc'):
+            raise exceptions.BadRequest(
+                'Invalid sort direction: %s. It should be asc or desc'
+                % direction)
+    if visibility is not None and visibility != 'all' and \
+            visibility not in VISIBILITIES:
+        raise exceptions.BadRequest(
+            'Invalid visibility value: %s. It should be one of %s, all'
+            % (visibility, ', '.join(VISIBILITIES)))
+    if marker is not None:
+        try:
+            get(context, marker)
+        except exceptions.ImageNotFound:
+            raise exceptions.BadRequest('Invalid marker. Image %s could not '
+                                        'be found.' % marker)
+    admin = policy.allowed(context, 'context_is_admin')
+    try:
+        rows, more = db.image_list_page(
+            filters, sort=sort, limit=limit, marker=marker,
+            visibility=visibility,
+            project_id=None if admin else context.project_id)
+    except exceptions.ImageNotFound:
+        raise exceptions.BadRequest('Invalid marker. Image %s could not '
+                                    'be found.' % marker)
+    visible = [i for i in rows
+               if policy.allowed(context, 'get_image',
+                                 policy.image_target(i))]
+    return visible, (rows[-1]['id'] if more and rows else None)
+
+
+PATCH_OPS = ('add', 'replace', 'remove')
+
+
+def check_patch_target(attr):
+    """An attribute a JSON-patch may name; raises Forbidden."""
+    if attr in _READ_ONLY or attr == 'id':
+        raise exceptions.Forbidden("Attribute '%s' is read-only." % attr)
+    check_reserved([attr])
+
+
+def patch(context, image_id, changes, add_replaces=True):
+    """Apply a JSON-patch to an image (PATCH /v2/images/{id}).
+
+    :param changes: (op, attribute, value) in request order; op is add,
+        replace or remove; value is None for remove.
+    :param add_replaces: True for the v2.1 media type, where ``add`` of an
+        existing attribute replaces it; False (v2.0) makes it a conflict.
+    :returns: the updated image.
+    """
+    for op, attr, _value in changes:
+        if op not in PATCH_OPS:
+            raise exceptions.BadRequest('Invalid operation: %s' % op)
+        check_patch_target(attr)
+    image = get(context, image_id)
+    policy.authorize(context, 'modify_image', policy.image_target(image))
+    values, tags_ = {}, None
+    props = dict(image['properties'])
+    set_props, removed = {}, set()
+    must_exist, must_not_exist = set(), set()
+    for op, attr, value in changes:
+        if attr in _WRITABLE_CORE:
+            if op == 'remove':
+                raise exceptions.Forbidden(
+                    "Attribute '%s' cannot be removed." % attr)
+            if op == 'add' and not add_replaces:
+                raise exceptions.Conflict('Property %s already present.'
+                                          % attr)
+            check_core_value(attr, value)
+            if attr == 'tags':
+                tags_ = list(value)
+            else:
+                values[attr] = value
+            continue
+        original = attr in image['properties']
+        if op == 'remove' or op == 'replace':
+            if attr not in props:
+                raise exceptions.Conflict('Property %s does not exist.'
+                                          % attr)
+            if original and attr not in set_props and attr not in removed:
+                must_exist.add(attr)
+        elif not add_replaces and attr in props:
+            raise exceptions.Conflict('Property %s already present.' % attr)
+        elif not add_replaces and not original:
+            must_not_exist.add(attr)
+        if op == 'remove':
+            props.pop(attr)
+            set_props.pop(attr, None)
+            removed.add(attr)
+        else:
+            check_property(attr, value)
+            props[attr] = value
+            set_props[attr] = value
+            removed.discard(attr)
+    expected = None
+    if any(a in values for a in _FORMAT_ATTRS):
+        if image['status'] != c.QUEUED:
+            raise exceptions.Forbidden(
+                'disk_format and container_format can only be changed while '
+                'the image is queued (image %s is %s)'
+                % (image_id, image['status']))
+        expected = [c.QUEUED]
+    return db.image_patch(image_id, values=values, set_props=set_props,
+                          remove_props=sorted(removed & set(
+                              image['properties'])),
+                          tags_=tags_, expected_status=expected,
+                          must_exist=sorted(must_exist),
+                          must_not_exist=sorted(must_not_exist))
+
+
+def authorize_stage(context, image_id):
+    """Checks 1 to 3 of import-semantics 4.2, for an API that must check
+    the media type (check 4) before ``stage`` checks the rest."""
+    if c.GLANCE_DIRECT not in CONF.enabled_import_methods:
+        raise exceptions.NotFound('The glance-direct import method is not '
+                                  'enabled')
+    image = get(context, image_id)
+    policy.authorize(context, 'modify_image', policy.image_target(image))
+    return image

@@ -8,6 +8,7 @@ from oslo_log import log as logging
 from importflow.common import constants as c
 from importflow.common import exceptions
 from importflow.common import policy
+from importflow.common import utils
 from importflow.conf import CONF
 from importflow.db import api as db
 from importflow.domain import images
@@ -15,6 +16,7 @@ from importflow import methods
 from importflow.rpc import client as rpc_client
 from importflow.rpc import notifier
 from importflow import stores
+from importflow.worker import runner
 
 LOG = logging.getLogger(__name__)
 
@@ -51,8 +53,37 @@ def _check_image(context, image, method_name, method):
                                       % attr)
     rule = 'copy_image' if method_name == c.COPY_IMAGE else 'modify_image'
     policy.authorize(context, rule, policy.image_target(image))
-    if c.PROP_IMPORT_TASK in image['properties']:
+    holder = image['properties'].get(c.PROP_IMPORT_TASK)
+    if holder is not None and not _is_stale(holder):
         raise exceptions.Conflict('Image has active task')
+    return holder
+
+
+def _is_stale(task_id):
+    """A lock may be busted when its task is gone or long idle (10.4)."""
+    try:
+        task = db.task_get(task_id)
+    except exceptions.TaskNotFound:
+        return True
+    expiry = CONF.image_import_opts.import_lock_expiry
+    if task['status'] == c.TASK_PENDING:
+        expiry *= 2
+    idle = (utils.utcnow() - task['updated_at']).total_seconds()
+    return task['status'] in c.TASK_TERMINAL or idle >= expiry
+
+
+def _bust(image_id, task_id, context, method):
+    """End the stale lock's task, then re-check the image it left."""
+    LOG.warning('Image %s: busting stale lock of task %s', image_id,
+                task_id)
+    try:
+        runner.stop_task(task_id, c.MSG_LOCK_BUSTED)
+    except exceptions.TaskNotFound:
+        pass
+    db.lock_release(image_id, task_id)
+    image = images.get(context, image_id)
+    method.check_status(image)
+    return image
 
 
 def _resolve_targets(body, store_header, image, method_name):
@@ -115,11 +146,13 @@ def accept(context, image_id, body, store_header=None):
     method_name = _check_body(body)
     method = methods.load(method_name)
     image = images.get(context, image_id)
-    _check_image(context, image, method_name, method)
+    stale_lock = _check_image(context, image, method_name, method)
     targets = _resolve_targets(body, store_header, image, method_name)
     if not targets:
         return None
     method.validate_request(body)
+    if stale_lock is not None:
+        image = _bust(image_id, stale_lock, context, method)
     task = db.task_create_locked({
         'id': str(uuid.uuid4()),
         'type': c.TASK_TYPE_IMPORT,

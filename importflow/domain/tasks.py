@@ -5,6 +5,7 @@ from importflow.common import exceptions
 from importflow.common import policy
 from importflow.db import api as db
 from importflow.domain import images
+from importflow.worker import runner
 
 
 def get(context, task_id):
@@ -29,11 +30,16 @@ def list_all(context):
 
 
 def abort(context, image_id):
-    """Ask the import holding the image's lock to stop and revert."""
+    """Stop the import holding the image's lock; it reverts (or, after a
+    commit, ends successfully with its uncommitted stores cancelled)."""
     images.get(context, image_id)
     policy.authorize(context, 'abort_import')
     task_id = db.lock_holder(image_id)
-    if task_id is None or not db.task_request_stop(task_id, c.MSG_ABORTED):
+    try:
+        task = db.task_get(task_id) if task_id else None
+    except exceptions.TaskNotFound:
+        task = None
+    if task is None or task['status'] not in c.TASK_LIVE:
         raise exceptions.Conflict('No import in progress for image %s'
                                   % image_id)
-    return db.task_get(task_id)
+    return runner.stop_task(task_id, c.MSG_ABORTED)

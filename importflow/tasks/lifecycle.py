@@ -54,6 +54,20 @@ class Start(base.ImportTask):
     def revert(self, result, flow_failures, **kwargs):
         if not self.revert_allowed():
             return
+        if self.runtime.committed:
+            # A stop after commit cancels the uncommitted stores only; the
+            # runner ends the task 'success' and Complete's work is redone
+            # here: no target stays in the importing list.
+            user_stores = [s for s in self.store_ids if s]
+            progress = self.runtime.progress
+            missed = [s for s in user_stores
+                      if progress.store(s).state != c.STORE_ACTIVE]
+            db.image_save(self.image_id, task_id=self.task_id,
+                          remove_from_lists={c.PROP_IMPORTING_TO:
+                                             user_stores},
+                          add_to_lists={c.PROP_FAILED_IMPORT: missed})
+            staging.remove_all(self.image_id)
+            return
         self.runtime.progress.enter(c.PHASE_REVERTING)
         method = methods.load(self.method_name)
         try:

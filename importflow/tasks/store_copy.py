@@ -163,6 +163,12 @@ class StoreCopy(base.ImportTask):
             return
         progress = self.runtime.progress
         if isinstance(result, dict) and 'url' in result:
+            if self.runtime.committed:
+                # After commit the task can only succeed: committed data
+                # stays (import-semantics 6.4).
+                LOG.info('Image %s task %s: keeping committed copy in '
+                         'store %s', self.image_id, self.task_id, self.key)
+                return
             try:
                 db.image_save(self.image_id, task_id=self.task_id,
                               remove_location=(self.store_id or '',

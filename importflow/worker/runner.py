@@ -19,6 +19,7 @@ from taskflow.types import failure as tf_failure
 
 from importflow.common import constants as c
 from importflow.common import exceptions
+from importflow.common import utils
 from importflow.conf import CONF
 from importflow.db import api as db
 from importflow.flows import import_flow
@@ -286,3 +287,25 @@ def store_results(rt, message):
             entry['error'] = counter.error or message
         results[key] = entry
     return results
+
+
+def stop_task(task_id, reason):
+    """Stop a task now: abort, lock bust (import-semantics 10.4, 10.5).
+
+    A task with a live lease is told to stop; its owner reverts it within a
+    heartbeat. A task nobody runs (pending, or its lease expired) is
+    reverted here, synchronously, before this returns.
+
+    :returns: the task record afterwards.
+    """
+    db.task_request_stop(task_id, reason)
+    task = db.task_get(task_id)
+    live = (task['status'] == c.TASK_PROCESSING and task['lease_expires_at']
+            and task['lease_expires_at'] > utils.utcnow())
+    if task['status'] in c.TASK_LIVE and not live:
+        runner = ImportRunner('inline:' + utils.default_worker_id())
+        try:
+            runner.run(task_id)
+        finally:
+            runner.close()
+    return db.task_get(task_id)
