@@ -89,13 +89,15 @@ class Client:
         return tasks.abort(self.context, image_id)
 
     def wait(self, task_id, on_progress=None, poll=0.25, timeout=None):
-        """Poll a task until it is terminal; returns the final record."""
+        """Poll a task until its import is over: the task is terminal and
+        its lock is gone (the lock goes last). Returns the final record."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             task = self.show_task(task_id)
             if on_progress is not None:
                 on_progress(task)
-            if task['status'] in c.TASK_TERMINAL:
+            if task['status'] in c.TASK_TERMINAL and \
+                    db.lock_holder(task['image_id']) != task_id:
                 return task
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError('Task %s still %s after %s s'

@@ -278,7 +278,7 @@ class Convert(base.ImportTask):
                         % output)
         progress = runtime.progress
         progress.enter(c.PHASE_CONVERSION)
-        image = db.image_get(self.image_id)
+        image = self.load_image()
         if self._done_before(image, output):
             # A rerun after a crash that followed the final image save:
             # the pre-conversion values are gone, Start's revert has them.

@@ -100,7 +100,7 @@ class Decompress(base.ImportTask):
         output = staging.path(self.image_id, OUTPUT_SUFFIX)
         # Left-over of an interrupted attempt: start again from scratch.
         staging.remove(output)
-        image = db.image_get(self.image_id)
+        image = self.load_image()
         if image['container_format'] == 'compressed':
             LOG.info('Image %s: container_format is compressed, '
                      'image_decompression skipped', self.image_id)

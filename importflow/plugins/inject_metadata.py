@@ -49,7 +49,7 @@ class InjectMetadata(base.ImportTask):
                 wanted[key] = value
         if not wanted:
             return {}
-        before = db.image_get(self.image_id)['properties']
+        before = self.load_image()['properties']
         db.image_save(self.image_id, task_id=self.task_id, set_props=wanted)
         # What revert needs: previous values, None for keys that were absent.
         return {key: before.get(key) for key in wanted}

@@ -7,6 +7,9 @@ flow can be rebuilt on another worker; live state comes from the runtime.
 from oslo_log import log as logging
 from taskflow import task
 
+from importflow.common import constants as c
+from importflow.common import exceptions
+from importflow.db import api as db
 from importflow.worker import runtime as runtime_mod
 
 LOG = logging.getLogger(__name__)
@@ -23,6 +26,14 @@ class ImportTask(task.Task):
     @property
     def runtime(self):
         return runtime_mod.get(self.task_id)
+
+    def load_image(self):
+        """The image; its deletion stops the import with the contract's
+        message rather than a lookup error."""
+        try:
+            return db.image_get(self.image_id)
+        except exceptions.ImageNotFound:
+            raise exceptions.ImportStopped(c.MSG_IMAGE_DELETED)
 
     def revert_allowed(self):
         """Reverts run only while this worker owns the task.

@@ -9,7 +9,6 @@ from oslo_log import log as logging
 from importflow.common import constants as c
 from importflow.common import exceptions
 from importflow.conf import CONF
-from importflow.db import api as db
 from importflow import stores
 from importflow.stores import staging
 from importflow.tasks import base
@@ -38,7 +37,7 @@ class CopyToStaging(base.ImportTask):
 
     def execute(self):
         self.runtime.check()
-        image = db.image_get(self.image_id)
+        image = self.load_image()
         path = staging.path(self.image_id)
         progress = self.runtime.progress
         progress.enter(c.PHASE_COPY_TO_STAGING)

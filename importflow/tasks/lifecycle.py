@@ -29,7 +29,7 @@ class Start(base.ImportTask):
         self.runtime.check()
         self.runtime.progress.enter(c.PHASE_STARTING)
         method = methods.load(self.method_name)
-        image = db.image_get(self.image_id)
+        image = self.load_image()
         pre_import = {attr: image[attr] for attr in RESTORABLE}
         expected = list(method.start_statuses)
         values = {}

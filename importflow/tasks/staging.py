@@ -5,7 +5,6 @@ import os
 from importflow.common import constants as c
 from importflow.common import exceptions
 from importflow.conf import CONF
-from importflow.db import api as db
 from importflow import methods
 from importflow.stores import staging
 from importflow.tasks import base
@@ -27,7 +26,7 @@ class VerifyStaging(base.ImportTask):
             raise exceptions.ImportFailed(
                 'staging failed: no staged data for image %s at %s'
                 % (self.image_id, path), phase='staging')
-        image = db.image_get(self.image_id)
+        image = self.load_image()
         expected = methods.load(self.method_name).expected_staged_size(image)
         if expected is not None and actual != expected:
             raise exceptions.ImportFailed(

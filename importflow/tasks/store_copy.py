@@ -44,7 +44,7 @@ class StoreCopy(base.ImportTask):
         runtime = self.runtime
         runtime.check()
         progress = runtime.progress
-        image = db.image_get(self.image_id)
+        image = self.load_image()
         done = self._own_location(image)
         if done:
             # A rerun after a crash: this copy finished and was recorded.
@@ -149,7 +149,7 @@ class StoreCopy(base.ImportTask):
             stores.delete(self.store_id, stored['url'])
             raise
         self.runtime.progress.set_store(self.key, c.STORE_ACTIVE)
-        saved = db.image_get(self.image_id)
+        saved = self.load_image()
         notifier.image_event('image.upload', saved, backend=self.key)
         if commit:
             self.runtime.committed = True

@@ -208,7 +208,7 @@ class ImportRunner:
         progress = rt.progress
         progress.phase = c.PHASE_DONE
         if not success:
-            for key, counter in progress.stores.items():
+            for counter in progress.stores.values():
                 if counter.state in (c.STORE_PENDING, c.STORE_COPYING):
                     counter.state = c.STATE_CANCELLED
         result = {'image_id': rt.image_id,

@@ -70,7 +70,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self._send(200, PAYLOAD)
         elif parts[0] == 'loop':          # redirects forever
-            self._send(302, headers=[('Location', f'/loop/{int(parts[1]) + 1}')])
+            target = f'/loop/{int(parts[1]) + 1}'
+            self._send(302, headers=[('Location', target)])
         elif parts[0] == 'to':            # /to?<absolute URL>
             self._send(302, headers=[('Location', query)])
         elif parts[0] == 'slow':
