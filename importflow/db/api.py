@@ -645,6 +645,7 @@ def task_claim(task_id, worker_id, lease_seconds):
             status=c.TASK_PROCESSING,
             lease_owner=worker_id,
             lease_expires_at=now + datetime.timedelta(seconds=lease_seconds),
+            started_at=sa.func.coalesce(tasks.c.started_at, now),
             updated_at=now))
         if result.rowcount != 1:
             return None

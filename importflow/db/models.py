@@ -105,6 +105,8 @@ class Task(Base):
     # Worker lease: who runs the task and until when (design.md section 1).
     lease_owner = sa.Column(sa.String(255))
     lease_expires_at = sa.Column(sa.DateTime, index=True)
+    # When a worker first claimed the task (queue latency = this - created).
+    started_at = sa.Column(sa.DateTime)
     committed = sa.Column(sa.Boolean, nullable=False, default=False)
     # Why the task must stop (abort, image deleted, lock busted), if it must.
     stop_reason = sa.Column(sa.Text)

@@ -41,5 +41,6 @@ def task(record):
         'created_at': utils.isotime(record['created_at']),
         'updated_at': utils.isotime(record['updated_at']),
         'expires_at': utils.isotime(record['expires_at']),
+        'started_at': utils.isotime(record['started_at']),
         'schema': '/v2/schemas/task',
     }

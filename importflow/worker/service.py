@@ -47,22 +47,36 @@ class ImportWorker:
         target = messaging.Target(topic=c.RPC_TOPIC, server=self.worker_id)
         self._server = messaging.get_rpc_server(
             rpc.get_transport(), target,
-            [endpoints.ImportEndpoint(self.submit)], )
+            [endpoints.ImportEndpoint(self.submit_waiting)])
         self._server.start()
         self._reaper = threading.Thread(target=self._reap_loop,
                                         name='reaper', daemon=True)
         self._reaper.start()
         LOG.info('Worker %s started', self.worker_id)
 
+    def submit_waiting(self, task_id):
+        """A doorbell: wait for a free slot, so that a busy worker holds
+        the message back instead of dropping it (RPC threads are the
+        buffer; beyond them RabbitMQ keeps the messages)."""
+        while not self._stop.is_set():
+            if self._slots.acquire(timeout=1):
+                return self._start(task_id)
+        return False
+
     def submit(self, task_id):
-        """Run a task in the pool unless it is queued here already or the
-        pool is full (the reaper offers it again later)."""
+        """Run a task unless it runs here already or every slot is taken
+        (the reaper offers it again later)."""
+        if not self._slots.acquire(blocking=False):
+            LOG.debug('Worker %s busy; task %s left for later',
+                      self.worker_id, task_id)
+            return False
+        return self._start(task_id)
+
+    def _start(self, task_id):
+        """Start a task in its own thread; the caller holds a slot."""
         with self._queued_lock:
             if task_id in self._queued:
-                return False
-            if not self._slots.acquire(blocking=False):
-                LOG.info('Worker %s busy; task %s left for later',
-                         self.worker_id, task_id)
+                self._slots.release()
                 return False
             self._queued.add(task_id)
         # One thread per import: an abandoned import blocks its thread for

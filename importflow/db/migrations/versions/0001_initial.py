@@ -100,6 +100,7 @@ def upgrade():
         sa.Column('attempt', sa.Integer, nullable=False),
         sa.Column('lease_owner', sa.String(255)),
         sa.Column('lease_expires_at', sa.DateTime),
+        sa.Column('started_at', sa.DateTime),
         sa.Column('committed', sa.Boolean, nullable=False),
         sa.Column('stop_reason', sa.Text),
         sa.Column('created_at', sa.DateTime, nullable=False),

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Queue benchmark: small imports through RabbitMQ, PostgreSQL and real
+importflow-worker processes.
+
+Prints, for 1 and 2 workers: imports per second, p50/p95 latency from the
+import request to the image being active, and the queue overhead (request
+to the worker's claim). Not a test: it measures.
+
+    python tools/benchmark_queue.py [--imports 200] [--size 1048576]
+"""
+
+import argparse
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent import futures
+
+BIN = os.path.dirname(sys.executable)
+PG_ADMIN = 'host=127.0.0.1 port=5432 user=postgres dbname=test'
+
+
+def _config(root, db_url, exchange):
+    path = os.path.join(root, 'importflow.conf')
+    with open(path, 'w') as f:
+        f.write('\n'.join([
+            '[DEFAULT]', 'state_path = %s' % root,
+            'transport_url = rabbit://guest:guest@127.0.0.1:5672/',
+            'control_exchange = %s' % exchange,
+            'enabled_backends = bench:file', 'debug = false',
+            '[glance_store]', 'default_backend = bench',
+            '[bench]', 'filesystem_store_datadir = %s/bench' % root,
+            '[os_glance_staging_store]',
+            'filesystem_store_datadir = %s/staging' % root,
+            '[database]', 'connection = %s' % db_url,
+            '[worker]', 'max_concurrent_imports = 16',
+        ]) + '\n')
+    return path
+
+
+def _percentile(values, pct):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(pct / 100 * len(values))))]
+
+
+def run(workers, imports, size):
+    import psycopg
+    root = tempfile.mkdtemp(prefix='importflow-bench-')
+    dbname = 'importflow_bench_%s' % uuid.uuid4().hex[:8]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute('CREATE DATABASE %s' % dbname)
+    db_url = 'postgresql+psycopg://postgres@127.0.0.1:5432/%s' % dbname
+    config = _config(root, db_url, 'bench_%s' % uuid.uuid4().hex[:6])
+    procs = []
+    try:
+        from importflow import conf
+        conf.parse_args(['--config-file', config])
+        from importflow.db import api as db
+        from importflow.db import migration
+        migration.sync()
+        from importflow import client as client_mod
+        client = client_mod.Client()
+        payload = os.urandom(size)
+        ids = []
+        for _ in range(imports):
+            image = client.create_image(name='b', disk_format='raw',
+                                        container_format='bare')
+            client.stage(image['id'], io.BytesIO(payload))
+            ids.append(image['id'])
+        for i in range(workers):
+            log_path = os.path.join(root, 'worker-%d.log' % i)
+            procs.append(subprocess.Popen(
+                [os.path.join(BIN, 'importflow-worker'), '--config-file',
+                 config], stdout=open(log_path, 'w'),
+                stderr=subprocess.STDOUT))
+            # A cast before the worker declared its queue would be lost.
+            while 'started' not in open(log_path).read():
+                time.sleep(0.1)
+        start = time.time()
+        with futures.ThreadPoolExecutor(8) as pool:
+            task_ids = list(pool.map(
+                lambda image_id: client.import_image(image_id)['id'], ids))
+        while True:
+            rows = db.task_list()
+            if sum(r['status'] in ('success', 'failure') for r in rows) \
+                    >= imports:
+                break
+            time.sleep(0.05)
+        rows = {r['id']: r for r in db.task_list()}
+        done = [rows[t] for t in task_ids]
+        failed = [r for r in done if r['status'] != 'success']
+        wall = max(r['updated_at'] for r in done) - min(
+            r['created_at'] for r in done)
+        latency = [(r['updated_at'] - r['created_at']).total_seconds()
+                   for r in done]
+        queue = [(r['started_at'] - r['created_at']).total_seconds()
+                 for r in done]
+        client.close()
+        return {'workers': workers, 'imports': imports,
+                'failed': len(failed), 'elapsed_s': time.time() - start,
+                'per_s': imports / wall.total_seconds(),
+                'p50_ms': 1000 * statistics.median(latency),
+                'p95_ms': 1000 * _percentile(latency, 95),
+                'queue_p50_ms': 1000 * statistics.median(queue),
+                'queue_p95_ms': 1000 * _percentile(queue, 95)}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
+        from importflow.db import api as db
+        db.dispose_engine()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute('DROP DATABASE IF EXISTS %s WITH (FORCE)' % dbname)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--imports', type=int, default=200)
+    parser.add_argument('--size', type=int, default=1024 * 1024)
+    parser.add_argument('--workers', default='1,2')
+    args = parser.parse_args()
+    print('%-8s %8s %7s %9s %9s %9s %12s %12s' % (
+        'workers', 'imports', 'failed', 'imports/s', 'p50 ms', 'p95 ms',
+        'queue p50 ms', 'queue p95 ms'))
+    for workers in [int(w) for w in args.workers.split(',')]:
+        # Each run in its own process: importflow configures per process.
+        out = subprocess.run(
+            [sys.executable, __file__, '--one', str(workers),
+             str(args.imports), str(args.size)],
+            capture_output=True, text=True)
+        if out.returncode:
+            sys.exit('benchmark failed:\n' + out.stderr[-3000:])
+        print(out.stdout.strip().splitlines()[-1])
+
+
+def one(workers, imports, size):
+    r = run(workers, imports, size)
+    print('%-8d %8d %7d %9.1f %9.0f %9.0f %12.0f %12.0f' % (
+        r['workers'], r['imports'], r['failed'], r['per_s'], r['p50_ms'],
+        r['p95_ms'], r['queue_p50_ms'], r['queue_p95_ms']))
+
+
+if __name__ == '__main__':
+    if len(sys.argv) == 5 and sys.argv[1] == '--one':
+        one(*map(int, sys.argv[2:]))
+    else:
+        main()
