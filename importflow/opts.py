@@ -2,6 +2,7 @@
 
 import itertools
 
+from importflow.conf import api
 from importflow.conf import database
 from importflow.conf import default
 from importflow.conf import filtering
@@ -18,6 +19,7 @@ def list_opts():
         ('DEFAULT', default.list_opts()),
     ] + list(itertools.chain(
         default.list_group_opts(),
+        api.list_opts(),
         database.list_opts(),
         image_import.list_opts(),
         filtering.list_opts(),

@@ -10,6 +10,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
 
+from importflow.conf import api
 from importflow.conf import database
 from importflow.conf import default
 from importflow.conf import filtering
@@ -23,7 +24,8 @@ CONF = cfg.CONF
 # so that multi-store imports work out of the box.
 EMBEDDED_STORES = ('local1', 'local2', 'local3')
 
-_MODULES = (default, database, image_import, filtering, image_format, worker)
+_MODULES = (default, api, database, image_import, filtering, image_format,
+            worker)
 
 
 def _register():

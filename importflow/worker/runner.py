@@ -48,10 +48,18 @@ class Heartbeat(threading.Thread):
 
     def run(self):
         last_renewal = time.monotonic()
+        renew_every = CONF.image_import_opts.heartbeat_interval
+        published = None
         while not self._stopped.wait(self.interval):
+            state = (self.runtime.progress.snapshot(),
+                     self.runtime.progress.message())
+            if state == published and \
+                    time.monotonic() - last_renewal < renew_every:
+                continue   # nothing new to say, lease still fresh
             try:
-                self.beat()
+                self.beat(*state)
                 last_renewal = time.monotonic()
+                published = state
             except exceptions.ImportStopped:
                 return
             except Exception as exc:
@@ -63,12 +71,12 @@ class Heartbeat(threading.Thread):
                     self.on_abandon(self.runtime)
                     return
 
-    def beat(self):
+    def beat(self, progress, message):
+        """Renew the lease, publish progress, hear stop requests."""
         runtime = self.runtime
         held, reason = db.task_heartbeat(
             runtime.task_id, runtime.worker_id, self.lease,
-            progress=runtime.progress.snapshot(),
-            message=runtime.progress.message())
+            progress=progress, message=message)
         if not held:
             runtime.abandon('lease lost to another worker')
             self.on_abandon(runtime)
@@ -141,7 +149,7 @@ class ImportRunner:
         """Resume a taken-over task, or revert it when it was taken over
         too often (import-semantics 10.3)."""
         takeovers = task['attempt'] - 1
-        LOG.warning('Task %s: taking over from %s (takeover %d)',
+        LOG.warning('Task %s: taken over by %s (takeover %d)',
                     task['id'], task['lease_owner'], takeovers)
         if task['committed'] or \
                 takeovers <= CONF.image_import_opts.max_task_takeovers:

@@ -142,8 +142,7 @@ class ImportWorker:
             grace_period = CONF.worker.graceful_shutdown_timeout
         self._stop.set()
         if self._server is not None:
-            self._server.stop()
-            self._server.wait()
+            self._server.stop()    # no new doorbells from here on
         deadline = time.monotonic() + grace_period
         while not self.idle() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -153,9 +152,11 @@ class ImportWorker:
         if left:
             # Let the streams reach their next check (per chunk) and freeze
             # before another worker may take the tasks.
-            time.sleep(1)
+            time.sleep(0.5)
         for rt in left:
             db.task_release_lease(rt.task_id, self.worker_id)
             LOG.warning('Task %s handed back at shutdown', rt.task_id)
+        if self._server is not None:
+            self._server.wait()
         self.runner.close()
         LOG.info('Worker %s stopped', self.worker_id)

@@ -125,24 +125,34 @@ def test_takeover_beyond_limit_reverts_cleanly(deployment, staged):
     assert os.listdir(deployment.root / 'staging') == [image_id]
 
 
+def _parent_of(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('PPid:'):
+                return int(line.split()[1])
+
+
 def test_sigterm_hands_running_import_over(deployment, staged):
     image_id, md5 = staged
     deployment.write_config(image_import_opts={
         'heartbeat_interval': 1, 'progress_interval': 0.2,
-        'task_lease_timeout': 6, 'max_parallel_stores': 1},
+        'task_lease_timeout': 6, 'max_parallel_stores': 1,
+        'copy_chunk_size': 1048576},
         worker={'graceful_shutdown_timeout': 0, 'reaper_interval': 1})
-    first = deployment.start_worker('w1')
+    workers = [deployment.start_worker('w1'), deployment.start_worker('w2')]
     task = deployment.cli_json('image', 'import', image_id, '--all-stores',
                                '--no-wait')
-    wait_for(lambda: _copying(deployment, task['id']), 60,
-             what='a store copy in progress')
-    deployment.start_worker('w2')
-    first.send_signal(signal.SIGTERM)
-    first.wait(timeout=30)
+    running = wait_for(lambda: _copying(deployment, task['id']), 60,
+                       what='a store copy in progress')
+    owner_pid = int(task_owner(deployment, running['id']).rsplit(':', 1)[1])
+    owner = next(p for p in workers if p.pid == _parent_of(owner_pid))
+    owner.send_signal(signal.SIGTERM)
+    owner.wait(timeout=30)
     done = wait_for(lambda: (lambda t: t if t['status'] in
                              ('success', 'failure') else None)(
         _task(deployment, task['id'])), 120, interval=0.5,
         what='the task to finish after the hand-over')
     assert done['status'] == 'success', done['message']
     assert done['attempt'] == 2
+    assert str(owner_pid) not in task_owner(deployment, task['id'])
     _assert_all_stores_hold(deployment, image_id, md5)
