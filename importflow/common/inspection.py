@@ -21,11 +21,36 @@ class Verdict:
         self.virtual_size = virtual_size
 
 
+# Formats whose safety checks need the end of the stream (VMDK footer).
+_NEEDS_WHOLE_STREAM = ('vmdk',)
+
+
+class InspectingReader:
+    """File-like reader that inspects the stream until the format is
+    decided, then passes data through untouched (inspecting every byte of
+    a 1 GiB image costs seconds per store for nothing)."""
+
+    def __init__(self, source):
+        self._source = source
+        self.wrapper = fi.InspectWrapper(source)
+        self._inspecting = True
+
+    def read(self, size=-1):
+        if not self._inspecting:
+            return self._source.read(size)
+        chunk = self.wrapper.read(size)
+        formats = self.wrapper.formats
+        if formats is not None and not any(
+                str(f) in _NEEDS_WHOLE_STREAM for f in formats):
+            self._inspecting = False
+        return chunk
+
+
 def wrap(source, container_format):
     """Wrap a file-like source for in-stream inspection (bare only)."""
     if container_format != 'bare':
         return None
-    return fi.InspectWrapper(source)
+    return InspectingReader(source)
 
 
 def _detected_inspector(wrapper):
@@ -42,11 +67,12 @@ def _detected_inspector(wrapper):
 def judge(wrapper, disk_format, size, where):
     """Decide on a finished stream.
 
-    :param wrapper: the InspectWrapper the data went through (after EOF).
+    :param wrapper: the InspectingReader the data went through (at EOF).
     :param size: bytes in the stream (raw virtual size).
     :param where: store or phase, for the error message.
     :returns: Verdict; raises ImportFailed naming declared/detected formats.
     """
+    wrapper = wrapper.wrapper
     wrapper._finish()  # the stream hit EOF; let incomplete inspectors settle
     inspector = _detected_inspector(wrapper)
     detected = str(inspector) if inspector else 'raw'
@@ -57,6 +83,9 @@ def judge(wrapper, disk_format, size, where):
     if detected == 'raw' and fi.get_inspector(disk_format) is None:
         return Verdict(detected, None)
     if disk_format == 'raw':
+        # Whatever the declared format, detected content is checked: a
+        # QED or a qcow2 with a backing file never passes as raw.
+        _safety_check(inspector, detected, where)
         LOG.warning('%s: disk_format is raw but %s content was detected; '
                     'accepted as raw', where, detected)
         return Verdict(detected, size)
