@@ -26,7 +26,6 @@ from importflow.conf import CONF
 from importflow.db import api as db
 from importflow.stores import staging
 from importflow.tasks import base
-from importflow.worker import progress as progress_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -249,30 +248,21 @@ def _fsync(path):
         os.close(fd)
 
 
-class Convert(base.ImportTask):
+class Convert(base.TransformTask):
     """Provides ``staged_path``: ``<id>.<output_format>`` or, when no
-    conversion is needed, its input. The result (a dict) also carries what
-    revert restores."""
+    conversion is needed, its input."""
+
+    phase = c.PHASE_CONVERSION
 
     def __init__(self, task_id, image_id, output_format):
-        super().__init__(task_id, image_id, name='image-conversion',
-                         requires=[c.KEY_STAGED_PATH],
-                         provides={c.KEY_STAGED_PATH})
-        # Fixed when the flow is built, so that a takeover converts to
-        # (and reverts) the same file.
+        super().__init__(task_id, image_id, 'image-conversion',
+                         output_format)
         self.output_format = output_format
-
-    def _output_path(self):
-        return staging.path(self.image_id, self.output_format)
-
-    def _counter(self):
-        counter = self.runtime.progress.phases.get(c.PHASE_CONVERSION)
-        return counter if counter is not None else progress_mod.Counter()
 
     def execute(self, staged_path):
         runtime = self.runtime
         runtime.check()
-        output = self._output_path()
+        output = self.output_path()
         if os.path.abspath(output) == os.path.abspath(staged_path):
             raise _fail('conversion output %s would overwrite its input'
                         % output)
@@ -357,7 +347,7 @@ class Convert(base.ImportTask):
             raise exceptions.SizeCapExceeded(PLUGIN, cap)
 
         # Step 5.
-        counter = self._counter()
+        counter = self.counter()
         counter.bytes_done = 0
         counter.bytes_total = virtual_size if target == 'raw' else None
         self._run_convert(source, output, disk_format, target, counter, cap)
@@ -413,21 +403,6 @@ class Convert(base.ImportTask):
             watch.finish()
         if watch.stopped is not None:
             raise watch.stopped
-
-    def revert(self, result, **kwargs):
-        if not self.revert_allowed():
-            return
-        try:
-            staging.remove(self._output_path())
-            previous = result.get('previous') if isinstance(
-                result, dict) else None
-            if previous:
-                db.image_save(self.image_id, task_id=self.task_id,
-                              values=previous)
-        except Exception as exc:
-            LOG.warning('Image %s task %s: image_conversion revert '
-                        'incomplete: %s: %s', self.image_id, self.task_id,
-                        type(exc).__name__, exc)
 
 
 def _file_too_large(exc, output, cap):

@@ -25,7 +25,6 @@ from importflow.db import api as db
 from importflow.stores import staging
 from importflow.tasks import base
 from importflow.tasks import streaming
-from importflow.worker import progress as progress_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -80,24 +79,21 @@ class _RatioExceeded(Exception):
     pass
 
 
-class Decompress(base.ImportTask):
+class Decompress(base.TransformTask):
     """Provides ``staged_path``: ``<id>.uc`` or, if not compressed, its
-    input. The result (a dict) also carries what revert restores."""
+    input."""
+
+    phase = c.PHASE_DECOMPRESSION
 
     def __init__(self, task_id, image_id):
-        super().__init__(task_id, image_id, name='image-decompression',
-                         requires=[c.KEY_STAGED_PATH],
-                         provides={c.KEY_STAGED_PATH})
-
-    def _counter(self):
-        counter = self.runtime.progress.phases.get(c.PHASE_DECOMPRESSION)
-        return counter if counter is not None else progress_mod.Counter()
+        super().__init__(task_id, image_id, 'image-decompression',
+                         OUTPUT_SUFFIX)
 
     def execute(self, staged_path):
         runtime = self.runtime
         runtime.check()
         progress = runtime.progress
-        output = staging.path(self.image_id, OUTPUT_SUFFIX)
+        output = self.output_path()
         # Left-over of an interrupted attempt: start again from scratch.
         staging.remove(output)
         image = self.load_image()
@@ -145,7 +141,7 @@ class Decompress(base.ImportTask):
                         'LHA library is installed')
         compressed_size = os.path.getsize(source_path)
         limit, ratio = self._limits(compressed_size)
-        counter = self._counter()
+        counter = self.counter()
         counter.bytes_done = 0
         counter.bytes_total = None
         try:
@@ -175,21 +171,6 @@ class Decompress(base.ImportTask):
         if kind == 'xz':
             return lzma.open(path, 'rb', format=lzma.FORMAT_XZ)
         return _ZipMember(path)
-
-    def revert(self, result, **kwargs):
-        if not self.revert_allowed():
-            return
-        try:
-            staging.remove(staging.path(self.image_id, OUTPUT_SUFFIX))
-            previous = result.get('previous') if isinstance(
-                result, dict) else None
-            if previous:
-                db.image_save(self.image_id, task_id=self.task_id,
-                              values=previous)
-        except Exception as exc:
-            LOG.warning('Image %s task %s: image_decompression revert '
-                        'incomplete: %s: %s', self.image_id, self.task_id,
-                        type(exc).__name__, exc)
 
 
 class _ZipMember:

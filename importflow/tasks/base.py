@@ -10,6 +10,8 @@ from taskflow import task
 from importflow.common import constants as c
 from importflow.common import exceptions
 from importflow.db import api as db
+from importflow.stores import staging
+from importflow.worker import progress
 from importflow.worker import runtime as runtime_mod
 
 LOG = logging.getLogger(__name__)
@@ -49,3 +51,46 @@ class ImportTask(task.Task):
                         self.task_id, self.name)
             runtime.check()
         return True
+
+
+class TransformTask(ImportTask):
+    """A plugin atom that writes a derived staging file ``<id>.<suffix>``
+    and changes image attributes.
+
+    It requires and provides ``staged_path``; its result is a dict with
+    ``staged_path`` and ``previous`` (the attribute values it replaced).
+    Revert deletes the file and restores those values.
+    """
+
+    phase = None
+
+    def __init__(self, task_id, image_id, name, suffix):
+        super().__init__(task_id, image_id, name=name,
+                         requires=[c.KEY_STAGED_PATH],
+                         provides={c.KEY_STAGED_PATH})
+        # Fixed when the flow is built, so that a takeover writes (and
+        # reverts) the same file.
+        self.suffix = suffix
+
+    def output_path(self):
+        return staging.path(self.image_id, self.suffix)
+
+    def counter(self):
+        """This phase's progress counter (a detached one if not shown)."""
+        counter = self.runtime.progress.phases.get(self.phase)
+        return counter if counter is not None else progress.Counter()
+
+    def revert(self, result, **kwargs):
+        if not self.revert_allowed():
+            return
+        try:
+            staging.remove(self.output_path())
+            previous = result.get('previous') if isinstance(
+                result, dict) else None
+            if previous:
+                db.image_save(self.image_id, task_id=self.task_id,
+                              values=previous)
+        except Exception as exc:
+            LOG.warning('Image %s task %s: %s revert incomplete: %s: %s',
+                        self.image_id, self.task_id, self.name,
+                        type(exc).__name__, exc)
