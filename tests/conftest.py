@@ -2,6 +2,7 @@
 in-process fake:// transport, rebuilt for every test."""
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -77,6 +78,22 @@ class Env:
         path = self.root / (name or 'data-%s.img' % uuid.uuid4().hex[:8])
         path.write_bytes(os.urandom(size))
         return path
+
+    def staged_image(self, client, size=2 * 1024 * 1024):
+        """A raw image staged for glance-direct: (image id, its bytes)."""
+        path = self.make_file(size)
+        image = client.create_image(name='t', disk_format='raw',
+                                    container_format='bare')
+        with open(path, 'rb') as f:
+            client.stage(image['id'], f)
+        return image['id'], path.read_bytes()
+
+    def break_store(self, store_id):
+        """Make a store fail for real: its data directory becomes a file,
+        so glance_store's writes fail with NotADirectoryError."""
+        datadir = self.store_dir(store_id)
+        shutil.rmtree(datadir)
+        datadir.write_bytes(b'this is not a directory\n')
 
 
 @pytest.fixture

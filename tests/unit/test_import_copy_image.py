@@ -1,7 +1,6 @@
 """copy-image (import-semantics 4.3 checks 23/24, 5, 6.1, 6.5, 7.1)."""
 
 import hashlib
-import shutil
 
 import pytest
 
@@ -44,10 +43,6 @@ def _wait_watching_status(client, task, image_id):
     return task, seen
 
 
-def _break_store(env, store_id):
-    datadir = env.store_dir(store_id)
-    shutil.rmtree(datadir)
-    datadir.write_bytes(b'this is not a directory\n')
 
 
 def _unchanged_fields(image):
@@ -146,7 +141,7 @@ def test_copy_with_a_broken_target_changes_nothing(client, env,
                                                    all_must_succeed):
     original, data = _active_in_fast(client, env)
     image_id = original['id']
-    _break_store(env, 'backup')
+    env.break_store('backup')
     targets = ['cheap', 'backup']
     task = _copy(client, image_id, targets,
                  all_stores_must_succeed=all_must_succeed)
@@ -192,7 +187,7 @@ def test_copy_false_mode_every_target_broken(client, env):
     original, data = _active_in_fast(client, env)
     image_id = original['id']
     for store_id in ('cheap', 'backup'):
-        _break_store(env, store_id)
+        env.break_store(store_id)
     task = _copy(client, image_id, ['cheap', 'backup'],
                  all_stores_must_succeed=False)
     task, seen = _wait_watching_status(client, task, image_id)

@@ -3,17 +3,8 @@ import hashlib
 from importflow.common import constants as c
 
 
-def _staged_image(client, env, size=3 * 1024 * 1024):
-    path = env.make_file(size)
-    image = client.create_image(name='t', disk_format='raw',
-                                container_format='bare')
-    with open(path, 'rb') as f:
-        client.stage(image['id'], f)
-    return image['id'], path.read_bytes()
-
-
 def test_three_stores_hold_identical_bytes_and_hashes(client, env):
-    image_id, data = _staged_image(client, env)
+    image_id, data = env.staged_image(client, 3 * 1024 * 1024)
     task = client.import_image(image_id, all_stores=True)
     task = client.wait(task['id'], timeout=60)
     assert task['status'] == c.TASK_SUCCESS, task['message']

@@ -7,7 +7,6 @@ that glance_store's file driver fails with NotADirectoryError when it opens
 
 import hashlib
 import os
-import shutil
 
 import pytest
 
@@ -20,20 +19,8 @@ ALL = ('fast', 'cheap', 'backup')
 MiB = 1024 * 1024
 
 
-def _staged_image(client, env, size=2 * MiB):
-    path = env.make_file(size)
-    image = client.create_image(name='t', disk_format='raw',
-                                container_format='bare')
-    with open(path, 'rb') as f:
-        client.stage(image['id'], f)
-    return image['id'], path.read_bytes()
 
 
-def _break_store(env, store_id):
-    """Replace the store's data directory with a regular file."""
-    datadir = env.store_dir(store_id)
-    shutil.rmtree(datadir)
-    datadir.write_bytes(b'this is not a directory\n')
 
 
 def _repair_store(env, store_id):
@@ -81,8 +68,8 @@ def _assert_concrete(reason):
 
 
 def _check_true_mode_failure(client, env, broken, serial):
-    image_id, data = _staged_image(client, env)
-    _break_store(env, broken)
+    image_id, data = env.staged_image(client)
+    env.break_store(broken)
     task = client.import_image(image_id, all_stores=True)
     assert task['input']['backend'] == list(ALL)
     task = client.wait(task['id'], timeout=30)
@@ -176,8 +163,8 @@ def test_false_mode_keeps_the_good_stores(env, serial):
 
 def _check_false_mode_partial_success(client, env):
     broken = 'cheap'
-    image_id, data = _staged_image(client, env)
-    _break_store(env, broken)
+    image_id, data = env.staged_image(client)
+    env.break_store(broken)
     task = client.import_image(image_id, all_stores=True,
                                all_stores_must_succeed=False)
     task = client.wait(task['id'], timeout=30)
@@ -216,9 +203,9 @@ def _check_false_mode_partial_success(client, env):
 
 
 def test_false_mode_every_store_broken_fails(client, env):
-    image_id, data = _staged_image(client, env)
+    image_id, data = env.staged_image(client)
     for store_id in ALL:
-        _break_store(env, store_id)
+        env.break_store(store_id)
     task = client.import_image(image_id, all_stores=True,
                                all_stores_must_succeed=False)
     task = client.wait(task['id'], timeout=30)

@@ -63,8 +63,7 @@ def test_plugin_change_is_reverted_when_import_fails(env,
     from importflow.client import Client
     _enable('fixture_tag')
     # A store whose directory became a file fails its write for real.
-    env.store_dir('cheap').rmdir()
-    env.store_dir('cheap').write_text('not a directory')
+    env.break_store('cheap')
     image, task = _import(env, Client, stores_=['fast', 'cheap'])
     assert task['status'] == c.TASK_FAILURE
     assert task['message'].startswith("Import to store 'cheap' failed: ")
