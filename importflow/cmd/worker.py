@@ -8,6 +8,7 @@ import sys
 import threading
 
 import cotyledon
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from importflow import conf as importflow_conf
@@ -36,12 +37,22 @@ class WorkerService(cotyledon.Service):
 
     def reload(self):
         CONF.mutate_config_files()
-        LOG.info('Worker %s reloaded mutable options',
-                 self.worker.worker_id)
+        LOG.info('Worker %s reloaded mutable options (reaper_interval=%s, '
+                 'max_parallel_stores=%s)', self.worker.worker_id,
+                 CONF.worker.reaper_interval,
+                 CONF.image_import_opts.max_parallel_stores)
+
+
+# `importflow-worker --workers N` overrides [worker] workers.
+workers_cli_opt = cfg.IntOpt('workers', min=1,
+                             help='Worker processes (default: [worker] '
+                                  'workers).')
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if 'workers' not in CONF:
+        CONF.register_cli_opt(workers_cli_opt)
     importflow_conf.parse_args(argv)
     logging.setup(CONF, 'importflow')
     try:
@@ -56,7 +67,7 @@ def main(argv=None):
         return 2
     manager = cotyledon.ServiceManager(
         graceful_shutdown_timeout=CONF.worker.graceful_shutdown_timeout + 15)
-    manager.add(WorkerService, workers=CONF.worker.workers)
+    manager.add(WorkerService, workers=CONF.workers or CONF.worker.workers)
     manager.run()
     return 0
 

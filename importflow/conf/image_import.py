@@ -11,12 +11,14 @@ image_import_opts = [
                      'plugins) run after staging, in list order. A name '
                      'that cannot be loaded stops the worker at start.'),
     cfg.IntOpt('max_parallel_stores', default=4, min=1, max=32,
+               mutable=True,
                help='Store copies of one import that run at once; 1 copies '
                     'serially in target order.'),
     cfg.IntOpt('heartbeat_interval', default=10, min=1, max=60,
                help='Seconds between lease renewals, progress refreshes and '
                     'abort/delete/lock checks of a running import.'),
     cfg.FloatOpt('progress_interval', default=1.0, min=0.1, max=60,
+                 mutable=True,
                  help='Seconds between progress writes to the task record '
                       'while data flows (capped by heartbeat_interval).'),
     cfg.IntOpt('task_lease_timeout', default=120, min=3,
@@ -27,9 +29,11 @@ image_import_opts = [
                help='Takeovers that may resume a task; a further takeover '
                     'reverts it.'),
     cfg.IntOpt('import_lock_expiry', default=3600, min=1,
+               mutable=True,
                help='Idle seconds before an import lock may be busted '
                     '(twice this for a pending task).'),
     cfg.IntOpt('staging_cleanup_interval', default=3600, min=0,
+               mutable=True,
                help='Seconds between staging clean-ups; 0 cleans at worker '
                     'start only.'),
     cfg.IntOpt('copy_chunk_size', default=4 * 1024 * 1024, min=65536,

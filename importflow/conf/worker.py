@@ -10,9 +10,11 @@ worker_opts = [
     cfg.IntOpt('workers', default=1, min=1,
                help='Worker processes started by importflow-worker.'),
     cfg.IntOpt('reaper_interval', default=10, min=1,
+               mutable=True,
                help='Seconds between scans for expired leases and '
                     'undelivered tasks.'),
     cfg.IntOpt('graceful_shutdown_timeout', default=60, min=0,
+               mutable=True,
                help='Seconds running imports get to finish after SIGTERM '
                     'before their leases are handed back.'),
 ]

@@ -103,9 +103,9 @@ class ImportWorker:
             release()
 
     def _reap_loop(self):
-        interval = CONF.worker.reaper_interval
         last_clean = utils.utcnow()
-        while not self._stop.wait(interval):
+        # Read each round: SIGHUP may change it.
+        while not self._stop.wait(CONF.worker.reaper_interval):
             try:
                 self.reap()
                 every = CONF.image_import_opts.staging_cleanup_interval

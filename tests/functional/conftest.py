@@ -112,11 +112,11 @@ class Deployment:
     def cli_json(self, *args):
         return json.loads(self.cli(*args, '--format', 'json').stdout)
 
-    def start_worker(self, name):
+    def start_worker(self, name, *args):
         log = open(self.root / ('%s.log' % name), 'w')
         proc = subprocess.Popen(
             [os.path.join(BIN, 'importflow-worker'), '--config-file',
-             str(self.config)],
+             str(self.config), *args],
             stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(proc)
         deadline = time.monotonic() + 30
