@@ -256,8 +256,8 @@ def _follow(client, task, args):
     else:
         _print_summary(image, task)
     if task['status'] != c.TASK_SUCCESS:
-        output.err_console.print('Import of image %s failed: %s'
-                                 % (image['id'], task['message']))
+        output.error('Import of image %s failed: %s'
+                     % (image['id'], task['message']))
         return 1
     return 0
 
@@ -296,7 +296,7 @@ def main(argv=None):
             migration.sync()
         return HANDLERS[CONF.command.name](CONF.command) or 0
     except exceptions.ImportflowError as exc:
-        output.err_console.print('Error: %s' % exc)
+        output.error('Error: %s' % exc)
         return 2 if isinstance(exc, exceptions.ConfigError) else 1
 
 

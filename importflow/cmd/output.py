@@ -14,6 +14,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def error(message):
+    """One unwrapped line on stderr: people and scripts grep these."""
+    err_console.print(message, soft_wrap=True, markup=False,
+                      highlight=False)
+
+
 def print_json(data):
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str)
                      + '\n')
