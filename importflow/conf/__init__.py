@@ -10,6 +10,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_messaging import opts as messaging_opts
 
+from importflow.common import exceptions
 from importflow.conf import api
 from importflow.conf import database
 from importflow.conf import default
@@ -62,7 +63,23 @@ def parse_args(argv, default_config_files=None):
     CONF(argv, project='importflow',
          default_config_files=default_config_files)
     _apply_derived_defaults()
+    _check_values()
     image_import.validate(CONF)
+
+
+def _check_values():
+    """Read every importflow option once: oslo.config validates values
+    lazily, and a malformed one must stop the service at start, not an
+    import later."""
+    from importflow import opts
+    for group, options in opts.list_opts():
+        section = CONF if group == 'DEFAULT' else CONF[group]
+        for opt in options:
+            try:
+                getattr(section, opt.dest)
+            except (ValueError, cfg.ConfigFileValueError) as exc:
+                raise exceptions.ConfigError(
+                    'Invalid value for [%s] %s: %s' % (group, opt.name, exc))
 
 
 def _apply_derived_defaults():

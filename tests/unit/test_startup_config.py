@@ -58,8 +58,10 @@ def test_lease_shorter_than_three_heartbeats_refuses_to_start(configure):
 
 
 def test_out_of_range_option_is_refused(configure):
-    with pytest.raises(ValueError):
+    with pytest.raises(exceptions.ConfigError) as info:
         configure(image_import_opts=['max_parallel_stores = 33'])
+    assert 'Invalid value for [image_import_opts] max_parallel_stores' in \
+        str(info.value)
 
 
 def test_cli_unreadable_file_is_a_clear_error(tmp_path, capsys,
