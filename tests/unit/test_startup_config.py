@@ -73,6 +73,8 @@ def test_cli_unreadable_file_is_a_clear_error(tmp_path, capsys,
     finally:
         conftest._reset_process_state()
         CONF.reset()
+        # The CLI's sub-command option would make later parses demand one.
+        CONF.unregister_opt(cli.command_opt)
     assert code == 1
     err = capsys.readouterr().err
     assert 'Cannot read' in err and 'missing.raw' in err
