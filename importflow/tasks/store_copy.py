@@ -55,6 +55,7 @@ class StoreCopy(base.ImportTask):
                                runtime.copies_cancel_reason)
             raise StoreCopyCancelled(runtime.copies_cancel_reason)
         progress.enter(c.PHASE_STORES)
+        notifier.image_event('image.prepare', image, backend=self.key)
         try:
             # Failing to clear a left-over is this store's failure too.
             stores.delete_leftover(self.store_id, self.image_id)
