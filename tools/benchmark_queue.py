@@ -2,9 +2,11 @@
 """Queue benchmark: small imports through RabbitMQ, PostgreSQL and real
 importflow-worker processes.
 
-Prints, for 1 and 2 workers: imports per second, p50/p95 latency from the
-import request to the image being active, and the queue overhead (request
-to the worker's claim). Not a test: it measures.
+Prints, for 1 and 2 workers: imports per second under a burst of requests,
+p50/p95 latency from the import request to the image being active, the
+queue overhead (request to the worker's claim) under that burst, and the
+queue overhead of an idle worker (imports one at a time). Not a test: it
+measures.
 
     python tools/benchmark_queue.py [--imports 200] [--size 1048576]
 """
@@ -23,6 +25,8 @@ from concurrent import futures
 
 BIN = os.path.dirname(sys.executable)
 PG_ADMIN = 'host=127.0.0.1 port=5432 user=postgres dbname=test'
+# Imports run one at a time first, for the queue latency of an idle worker.
+IDLE_SAMPLES = 20
 
 
 def _config(root, db_url, exchange):
@@ -67,7 +71,7 @@ def run(workers, imports, size):
         client = client_mod.Client()
         payload = os.urandom(size)
         ids = []
-        for _ in range(imports):
+        for _ in range(imports + IDLE_SAMPLES):
             image = client.create_image(name='b', disk_format='raw',
                                         container_format='bare')
             client.stage(image['id'], io.BytesIO(payload))
@@ -81,6 +85,14 @@ def run(workers, imports, size):
             # A cast before the worker declared its queue would be lost.
             while 'started' not in open(log_path).read():
                 time.sleep(0.1)
+        # Idle latency first: one import at a time.
+        idle_queue = []
+        for image_id in ids[:IDLE_SAMPLES]:
+            task = client.import_image(image_id)
+            task = client.wait(task['id'], poll=0.01)
+            idle_queue.append(
+                (task['started_at'] - task['created_at']).total_seconds())
+        ids = ids[IDLE_SAMPLES:]
         start = time.time()
         with futures.ThreadPoolExecutor(8) as pool:
             task_ids = list(pool.map(
@@ -88,7 +100,7 @@ def run(workers, imports, size):
         while True:
             rows = db.task_list()
             if sum(r['status'] in ('success', 'failure') for r in rows) \
-                    >= imports:
+                    >= imports + IDLE_SAMPLES:
                 break
             time.sleep(0.05)
         rows = {r['id']: r for r in db.task_list()}
@@ -102,6 +114,7 @@ def run(workers, imports, size):
                  for r in done]
         client.close()
         return {'workers': workers, 'imports': imports,
+                'idle_queue_p50_ms': 1000 * statistics.median(idle_queue),
                 'failed': len(failed), 'elapsed_s': time.time() - start,
                 'per_s': imports / wall.total_seconds(),
                 'p50_ms': 1000 * statistics.median(latency),
@@ -126,9 +139,9 @@ def main():
     parser.add_argument('--size', type=int, default=1024 * 1024)
     parser.add_argument('--workers', default='1,2')
     args = parser.parse_args()
-    print('%-8s %8s %7s %9s %9s %9s %12s %12s' % (
+    print('%-8s %8s %7s %9s %9s %9s %12s %12s %14s' % (
         'workers', 'imports', 'failed', 'imports/s', 'p50 ms', 'p95 ms',
-        'queue p50 ms', 'queue p95 ms'))
+        'queue p50 ms', 'queue p95 ms', 'idle queue p50'))
     for workers in [int(w) for w in args.workers.split(',')]:
         # Each run in its own process: importflow configures per process.
         out = subprocess.run(
@@ -142,9 +155,10 @@ def main():
 
 def one(workers, imports, size):
     r = run(workers, imports, size)
-    print('%-8d %8d %7d %9.1f %9.0f %9.0f %12.0f %12.0f' % (
+    print('%-8d %8d %7d %9.1f %9.0f %9.0f %12.0f %12.0f %14.0f' % (
         r['workers'], r['imports'], r['failed'], r['per_s'], r['p50_ms'],
-        r['p95_ms'], r['queue_p50_ms'], r['queue_p95_ms']))
+        r['p95_ms'], r['queue_p50_ms'], r['queue_p95_ms'],
+        r['idle_queue_p50_ms']))
 
 
 if __name__ == '__main__':
