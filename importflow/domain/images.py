@@ -3,9 +3,11 @@
 import errno
 import json
 import os
+import shutil
 import uuid
 
 from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
 
 from importflow.common import constants as c
 from importflow.common import exceptions
@@ -70,7 +72,19 @@ def create(context, body):
     except (ValueError, TypeError, AttributeError):
         raise exceptions.BadRequest('Image id %r is not a UUID' % image_id)
     values.update(status=c.QUEUED, owner=context.project_id)
-    return db.image_create(values, properties, body.get('tags'))
+    duplicate = exceptions.Conflict('Image with identifier %s already '
+                                    'exists!' % image_id)
+    try:
+        db.image_get(image_id, include_deleted=True)
+    except exceptions.ImageNotFound:
+        pass
+    else:
+        raise duplicate
+    try:
+        return db.image_create(values, properties, body.get('tags'))
+    except sa_exc.IntegrityError:
+        # A concurrent create with the same id won the insert.
+        raise duplicate
 
 
 def get(context, image_id):
@@ -143,6 +157,8 @@ def stage(context, image_id, data, declared_size=None):
         raise exceptions.RequestEntityTooLarge(
             'Image size %d exceeds image_size_cap of %d bytes'
             % (declared_size, cap))
+    if declared_size is not None:
+        _check_staging_space(declared_size)
     db.image_save(image_id, expected_status=[c.QUEUED],
                   values={'status': c.UPLOADING})
     path = staging.path(image_id)
@@ -164,6 +180,16 @@ def stage(context, image_id, data, declared_size=None):
                         image_id, exc)
         raise
     return db.image_get(image_id)
+
+
+def _check_staging_space(needed):
+    """Refuse a stage of known size that cannot fit in staging (413),
+    before anything changes (import-semantics 4.2 check 9, issue 5)."""
+    free = shutil.disk_usage(stores.staging_dir()).free
+    if needed > free:
+        raise exceptions.RequestEntityTooLarge(
+            'Staging area has %d bytes free, image needs %d'
+            % (free, needed))
 
 
 def _write_capped(data, path, cap):
@@ -196,6 +222,8 @@ _WRITABLE_CORE = ('name', 'visibility', 'protected', 'os_hidden', 'min_disk',
                   'min_ram', 'disk_format', 'container_format', 'tags')
 _FORMAT_ATTRS = ('disk_format', 'container_format')
 MAX_NAME_LENGTH = 255
+# min_disk and min_ram are 32-bit INTEGER columns (as in Glance).
+MAX_INT32 = 2 ** 31 - 1
 
 
 def _invalid(attr, value, why):
@@ -227,8 +255,9 @@ def check_core_value(attr, value):
             raise _invalid(attr, value, 'must be a boolean')
     elif attr in ('min_disk', 'min_ram'):
         if isinstance(value, bool) or not isinstance(value, int) \
-                or value < 0:
-            raise _invalid(attr, value, 'must be an integer >= 0')
+                or not 0 <= value <= MAX_INT32:
+            raise _invalid(attr, value, 'must be an integer from 0 to %d'
+                           % MAX_INT32)
     elif attr in _FORMAT_ATTRS:
         if value is not None and not isinstance(value, str):
             raise _invalid(attr, value, 'must be a string or null')
