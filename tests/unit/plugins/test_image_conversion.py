@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-from importflow import client as client_mod
 from importflow.common import constants as c
 from importflow.conf import CONF
 from importflow import stores
@@ -17,15 +16,8 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def client(env):
-    CONF.set_override('image_import_plugins', ['image_conversion'],
-                      group='image_import_opts')
-    try:
-        with client_mod.Client() as cl:
-            yield cl
-    finally:
-        CONF.clear_override('image_import_plugins',
-                            group='image_import_opts')
+def client(with_plugins):
+    return with_plugins('image_conversion')
 
 
 def _qemu_img(*args):
@@ -314,20 +306,17 @@ def test_atom_rerun_and_revert(client, env, atom_runtime):
     assert env.staging_files() == [image_id]
 
 
-def test_decompression_then_conversion(env):
+def test_decompression_then_conversion(env, with_plugins):
     import gzip
 
-    CONF.set_override('image_import_plugins',
-                      ['image_decompression', 'image_conversion'],
-                      group='image_import_opts')
+    client = with_plugins('image_decompression', 'image_conversion')
     path = _qcow2(env)
     expected = _to_raw(env, path)
     compressed = gzip.compress(path.read_bytes())
-    with client_mod.Client() as client:
-        image_id = _stage(client, compressed, 'qcow2')
-        task = _import(client, image_id)
-        assert task['status'] == c.TASK_SUCCESS, task['message']
-        image = client.show_image(image_id)
+    image_id = _stage(client, compressed, 'qcow2')
+    task = _import(client, image_id)
+    assert task['status'] == c.TASK_SUCCESS, task['message']
+    image = client.show_image(image_id)
     assert image['disk_format'] == 'raw'
     assert image['size'] == len(expected)
     assert image['virtual_size'] == 4 * MiB

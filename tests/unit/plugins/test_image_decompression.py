@@ -11,7 +11,6 @@ import zipfile
 
 import pytest
 
-from importflow import client as client_mod
 from importflow.common import constants as c
 from importflow.conf import CONF
 from importflow.plugins import image_decompression
@@ -22,15 +21,8 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def client(env):
-    CONF.set_override('image_import_plugins', ['image_decompression'],
-                      group='image_import_opts')
-    try:
-        with client_mod.Client() as cl:
-            yield cl
-    finally:
-        CONF.clear_override('image_import_plugins',
-                            group='image_import_opts')
+def client(with_plugins):
+    return with_plugins('image_decompression')
 
 
 def _gzip(data):
