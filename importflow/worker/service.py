@@ -140,9 +140,13 @@ class ImportWorker:
         leases released so that another worker resumes them at once."""
         if grace_period is None:
             grace_period = CONF.worker.graceful_shutdown_timeout
-        self._stop.set()
+        self._stop.set()   # waiting doorbells give up their slot wait
+        stopping = None
         if self._server is not None:
-            self._server.stop()    # no new doorbells from here on
+            # No new doorbells; stopping the listener may take a while, so
+            # the grace period starts now, not after it.
+            stopping = threading.Thread(target=self._server.stop)
+            stopping.start()
         deadline = time.monotonic() + grace_period
         while not self.idle() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -156,7 +160,8 @@ class ImportWorker:
         for rt in left:
             db.task_release_lease(rt.task_id, self.worker_id)
             LOG.warning('Task %s handed back at shutdown', rt.task_id)
-        if self._server is not None:
+        if stopping is not None:
+            stopping.join()
             self._server.wait()
         self.runner.close()
         LOG.info('Worker %s stopped', self.worker_id)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.functional.conftest import wait_for
 
-SIZE = 300 * 1024 * 1024
+SIZE = 400 * 1024 * 1024
 
 
 @pytest.fixture
