@@ -115,7 +115,7 @@ def _open(image, offset, length):
         store_id = stores.location_store(loc)
         try:
             chunks, _size = stores.get(store_id, loc['url'], offset=offset,
-                                       chunk_size=length)
+                                       length=length)
             return chunks, store_id
         except Exception as exc:
             LOG.warning('Image %s: cannot read location in store %s: %s',

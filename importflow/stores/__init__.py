@@ -282,13 +282,15 @@ def get_size(store_id, url):
     return multi_backend.get_size_from_uri_and_backend(url, store_id)
 
 
-def get(store_id, url, offset=0, chunk_size=None):
-    """(iterator of chunks, size) of a stored object."""
+def get(store_id, url, offset=0, length=None):
+    """(iterator of chunks, size) of a stored object, or of ``length`` bytes
+    of it from ``offset`` (glance_store calls that length ``chunk_size``;
+    its chunks have the store's own chunk size)."""
     if store_id is None:
         return glance_store.get_from_backend(url, offset=offset,
-                                             chunk_size=chunk_size)
+                                             chunk_size=length)
     return multi_backend.get(url, store_id, offset=offset,
-                             chunk_size=chunk_size)
+                             chunk_size=length)
 
 
 def location_store(location):

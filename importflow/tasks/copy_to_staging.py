@@ -54,9 +54,7 @@ class CopyToStaging(base.ImportTask):
         for loc in _ordered_locations(image):
             store_id = stores.location_store(loc)
             try:
-                chunks, _size = stores.get(store_id, loc['url'],
-                                           chunk_size=CONF.image_import_opts
-                                           .copy_chunk_size)
+                chunks, _size = stores.get(store_id, loc['url'])
             except gs_exc.NotFound:
                 errors.append('%s: not found' % stores.store_key(store_id))
                 continue

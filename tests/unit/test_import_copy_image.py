@@ -82,6 +82,17 @@ def test_copy_to_two_more_stores(client, env):
         for s in ('cheap', 'backup')}}
 
 
+def test_copy_of_an_image_larger_than_a_copy_chunk(client, env):
+    # The whole object is read back, not one chunk of it.
+    from importflow.conf import CONF
+    size = 2 * CONF.image_import_opts.copy_chunk_size + 12345
+    original, data = _active_in_fast(client, env, size=size)
+    task = _copy(client, original['id'], ['cheap'])
+    task = client.wait(task['id'], timeout=30)
+    assert task['status'] == c.TASK_SUCCESS, task['message']
+    assert (env.store_dir('cheap') / original['id']).read_bytes() == data
+
+
 def test_copy_with_all_stores_copies_only_the_missing_ones(client, env):
     original, data = _active_in_fast(client, env)
     image_id = original['id']
