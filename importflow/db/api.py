@@ -81,16 +81,6 @@ def _create_engine(url):
                             pool_recycle=3600)
 
 
-def taskflow_persistence_conf():
-    """taskflow's SQLAlchemy backend, on the image database."""
-    url = CONF.database.connection
-    conf = {'connection': url, 'checkin_yield': False}
-    if not url.startswith('sqlite'):
-        conf['engine_args'] = {'pool_pre_ping': True}
-        conf['max_retries'] = 3
-    return conf
-
-
 def _is_disconnect(exc):
     return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
 

@@ -7,10 +7,10 @@ from alembic import command
 from alembic import config as alembic_config
 from alembic import migration
 from alembic import script
-from taskflow.persistence import backends as tf_backends
 
 from importflow.conf import CONF
 from importflow.db import api
+from importflow.db import flow_persistence
 from importflow.db import models
 
 _SCRIPT_LOCATION = os.path.join(os.path.dirname(__file__), 'migrations')
@@ -36,7 +36,7 @@ def sync():
     _ensure_sqlite_folder()
     with api.transaction() as conn:
         command.upgrade(_alembic_config(conn), 'head')
-    backend = tf_backends.fetch(api.taskflow_persistence_conf())
+    backend = flow_persistence.backend()
     with contextlib.closing(backend.get_connection()) as tf_conn:
         tf_conn.upgrade()
     backend.close()

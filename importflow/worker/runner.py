@@ -13,7 +13,6 @@ import time
 from oslo_log import log as logging
 from taskflow import engines
 from taskflow import exceptions as tf_exc
-from taskflow.persistence import backends as tf_backends
 from taskflow.persistence import models as tf_models
 from taskflow.types import failure as tf_failure
 
@@ -22,6 +21,7 @@ from importflow.common import exceptions
 from importflow.common import utils
 from importflow.conf import CONF
 from importflow.db import api as db
+from importflow.db import flow_persistence
 from importflow.flows import import_flow
 from importflow.rpc import notifier
 from importflow import stores
@@ -94,7 +94,7 @@ class ImportRunner:
 
     def __init__(self, worker_id):
         self.worker_id = worker_id
-        self._backend = tf_backends.fetch(db.taskflow_persistence_conf())
+        self._backend = flow_persistence.backend()
 
     def close(self):
         self._backend.close()
