@@ -5,8 +5,9 @@ importflow-worker processes.
 Prints, for 1 and 2 workers: imports per second under a burst of requests,
 p50/p95 latency from the import request to the image being active, the
 queue overhead (request to the worker's claim) under that burst, and the
-queue overhead of an idle worker (imports one at a time). Not a test: it
-measures.
+queue overhead of an idle worker (imports one at a time), the workers' CPU
+milliseconds per import and how busy the whole machine was during the
+burst. Not a test: it measures.
 
     python tools/benchmark_queue.py [--imports 200] [--size 1048576]
 """
@@ -45,6 +46,37 @@ def _config(root, db_url, exchange):
             '[worker]', 'max_concurrent_imports = 16',
         ]) + '\n')
     return path
+
+
+def _process_tree_cpu(root):
+    """CPU seconds (user + system) of a process and its descendants."""
+    tick = os.sysconf('SC_CLK_TCK')
+    stats = {}
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open('/proc/%s/stat' % name) as f:
+                    fields = f.read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            stats[int(name)] = (int(fields[1]),
+                                (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items()
+                 if parent == pid]
+    return total
+
+
+def _machine_cpu():
+    """(busy, total) CPU seconds of the machine since boot."""
+    tick = os.sysconf('SC_CLK_TCK')
+    with open('/proc/stat') as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / tick, sum(values) / tick
 
 
 def _percentile(values, pct):
@@ -93,6 +125,8 @@ def run(workers, imports, size):
             idle_queue.append(
                 (task['started_at'] - task['created_at']).total_seconds())
         ids = ids[IDLE_SAMPLES:]
+        workers_cpu = sum(_process_tree_cpu(p.pid) for p in procs)
+        machine_busy, machine_total = _machine_cpu()
         start = time.time()
         with futures.ThreadPoolExecutor(8) as pool:
             task_ids = list(pool.map(
@@ -103,6 +137,10 @@ def run(workers, imports, size):
                     >= imports + IDLE_SAMPLES:
                 break
             time.sleep(0.05)
+        workers_cpu = sum(_process_tree_cpu(p.pid) for p in procs) - \
+            workers_cpu
+        busy, total = _machine_cpu()
+        machine_load = (busy - machine_busy) / (total - machine_total)
         rows = {r['id']: r for r in db.task_list()}
         done = [rows[t] for t in task_ids]
         failed = [r for r in done if r['status'] != 'success']
@@ -120,7 +158,9 @@ def run(workers, imports, size):
                 'p50_ms': 1000 * statistics.median(latency),
                 'p95_ms': 1000 * _percentile(latency, 95),
                 'queue_p50_ms': 1000 * statistics.median(queue),
-                'queue_p95_ms': 1000 * _percentile(queue, 95)}
+                'queue_p95_ms': 1000 * _percentile(queue, 95),
+                'worker_cpu_ms': 1000 * workers_cpu / imports,
+                'machine_busy_pct': 100 * machine_load}
     finally:
         for proc in procs:
             proc.terminate()
@@ -139,9 +179,10 @@ def main():
     parser.add_argument('--size', type=int, default=1024 * 1024)
     parser.add_argument('--workers', default='1,2')
     args = parser.parse_args()
-    print('%-8s %8s %7s %9s %9s %9s %12s %12s %14s' % (
+    print('%-8s %8s %7s %9s %9s %9s %12s %12s %14s %14s %9s' % (
         'workers', 'imports', 'failed', 'imports/s', 'p50 ms', 'p95 ms',
-        'queue p50 ms', 'queue p95 ms', 'idle queue p50'))
+        'queue p50 ms', 'queue p95 ms', 'idle queue p50',
+        'worker CPU ms', 'machine'))
     for workers in [int(w) for w in args.workers.split(',')]:
         # Each run in its own process: importflow configures per process.
         out = subprocess.run(
@@ -155,10 +196,11 @@ def main():
 
 def one(workers, imports, size):
     r = run(workers, imports, size)
-    print('%-8d %8d %7d %9.1f %9.0f %9.0f %12.0f %12.0f %14.0f' % (
-        r['workers'], r['imports'], r['failed'], r['per_s'], r['p50_ms'],
-        r['p95_ms'], r['queue_p50_ms'], r['queue_p95_ms'],
-        r['idle_queue_p50_ms']))
+    print('%-8d %8d %7d %9.1f %9.0f %9.0f %12.0f %12.0f %14.0f %14.0f %8.0f%%'
+          % (r['workers'], r['imports'], r['failed'], r['per_s'],
+             r['p50_ms'], r['p95_ms'], r['queue_p50_ms'], r['queue_p95_ms'],
+             r['idle_queue_p50_ms'], r['worker_cpu_ms'],
+             r['machine_busy_pct']))
 
 
 if __name__ == '__main__':

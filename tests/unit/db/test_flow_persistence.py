@@ -1,0 +1,105 @@
+"""The lean taskflow persistence backend (importflow.db.flow_persistence):
+what it writes is what taskflow's own backend reads back."""
+
+import contextlib
+import uuid
+
+import pytest
+from taskflow import engines
+from taskflow import exceptions as tf_exc
+from taskflow.patterns import linear_flow
+from taskflow.persistence import backends as tf_backends
+from taskflow.persistence import models as tf_models
+from taskflow import task as tf_task
+
+from importflow.db import flow_persistence
+
+
+class Double(tf_task.Task):
+    default_provides = 'doubled'
+
+    def execute(self, number):
+        return number * 2
+
+
+class Fail(tf_task.Task):
+    def execute(self, doubled):
+        raise RuntimeError('no %s' % doubled)
+
+
+def _read_back(book_id):
+    """The book as taskflow's own backend reads it (no shared state)."""
+    backend = tf_backends.fetch(flow_persistence.conf())
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            book = conn.get_logbook(book_id)
+            return {ad.name: (ad.state, ad.results)
+                    for fd in book for ad in fd}, [fd.state for fd in book]
+    finally:
+        backend.close()
+
+
+def _run(backend, flow, book_id, store):
+    book = tf_models.LogBook('t', uuid=book_id)
+    engine = engines.load(flow, store=store, backend=backend, book=book)
+    engine.run()
+
+
+def test_states_and_results_reach_the_database(env):
+    backend = flow_persistence.backend()
+    book_id = str(uuid.uuid4())
+    flow = linear_flow.Flow('f').add(Double('double'))
+    _run(backend, flow, book_id, {'number': 21})
+    backend.close()
+    atoms, flows = _read_back(book_id)
+    assert atoms['double'] == ('SUCCESS', 42)
+    assert flows == ['SUCCESS']
+
+
+def test_a_revert_is_recorded(env):
+    backend = flow_persistence.backend()
+    book_id = str(uuid.uuid4())
+    flow = linear_flow.Flow('f').add(Double('double'), Fail('fail'))
+    with pytest.raises(RuntimeError, match='no 42'):
+        _run(backend, flow, book_id, {'number': 21})
+    backend.close()
+    atoms, flows = _read_back(book_id)
+    assert atoms['double'][0] == 'REVERTED'
+    assert atoms['fail'][0] == 'REVERTED'
+    assert flows == ['REVERTED']
+
+
+def test_updating_an_unknown_atom_is_not_found(env):
+    backend = flow_persistence.backend()
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            with pytest.raises(tf_exc.NotFound):
+                conn.update_atom_details(
+                    tf_models.TaskDetail('nobody', str(uuid.uuid4())))
+            with pytest.raises(tf_exc.NotFound):
+                conn.update_flow_details(
+                    tf_models.FlowDetail('nobody', str(uuid.uuid4())))
+    finally:
+        backend.close()
+
+
+def test_a_flow_update_inserts_atoms_the_database_lacks(env):
+    backend = flow_persistence.backend()
+    book_id = str(uuid.uuid4())
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.upgrade()
+            book = tf_models.LogBook('b', uuid=book_id)
+            flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
+            book.add(flow)
+            conn.save_logbook(book)
+            atom = tf_models.TaskDetail('late', str(uuid.uuid4()))
+            atom.state = 'PENDING'
+            flow.add(atom)
+            flow.state = 'RUNNING'
+            conn.update_flow_details(flow)
+    finally:
+        backend.close()
+    atoms, flows = _read_back(book_id)
+    assert atoms == {'late': ('PENDING', None)}
+    assert flows == ['RUNNING']
