@@ -11,9 +11,12 @@ Two costs of taskflow's own backend dominated a small import's CPU time:
   state change rewrites every atom of the flow that way. The only writer
   of a task's flow is the worker holding the task's lease, so the row
   holds what that worker wrote last: updates here are one prepared UPDATE
-  per row (an INSERT for an atom the database does not have yet).
+  per row (an INSERT for an atom the database does not have yet), and a
+  flow update skips the atoms whose rows already hold their values.
 """
 
+import collections
+import copy
 import threading
 
 import sqlalchemy as sa
@@ -42,11 +45,33 @@ def conf():
     return options
 
 
+# Atom rows whose last written values are remembered (about 6 per running
+# import); forgetting one only costs a redundant UPDATE.
+WRITTEN_ATOMS = 4096
+
+
 class _LeanConnection(impl_sqlalchemy.Connection):
 
     def __init__(self, backend, upgrade_lock):
         super().__init__(backend, upgrade_lock)
         self._updates = {}
+        self._written = collections.OrderedDict()
+        self._written_lock = threading.Lock()
+
+    def _remember(self, written):
+        """After commit: {atom uuid: values} now held by the rows (copied:
+        taskflow may change the detail objects in place later)."""
+        written = copy.deepcopy(written)
+        with self._written_lock:
+            for atom_uuid, values in written.items():
+                self._written[atom_uuid] = values
+                self._written.move_to_end(atom_uuid)
+            while len(self._written) > WRITTEN_ATOMS:
+                self._written.popitem(last=False)
+
+    def _holds(self, atom_uuid, values):
+        with self._written_lock:
+            return self._written.get(atom_uuid) == values
 
     def _update(self, conn, table, values):
         """UPDATE one row by uuid from a detail's ``to_dict()``; the
@@ -64,12 +89,13 @@ class _LeanConnection(impl_sqlalchemy.Connection):
         return conn.execute(statement, params).rowcount
 
     def update_atom_details(self, atom_detail):
+        values = atom_detail.to_dict()
         try:
             with self._engine.begin() as conn:
-                if not self._update(conn, self._tables.atomdetails,
-                                    atom_detail.to_dict()):
+                if not self._update(conn, self._tables.atomdetails, values):
                     raise tf_exc.NotFound('No atom details found with uuid '
                                           "'%s'" % atom_detail.uuid)
+            self._remember({atom_detail.uuid: values})
             return atom_detail
         except sa.exc.SQLAlchemyError:
             tf_exc.raise_with_cause(
@@ -77,6 +103,7 @@ class _LeanConnection(impl_sqlalchemy.Connection):
                 "uuid '%s'" % atom_detail.uuid)
 
     def update_flow_details(self, flow_detail):
+        written = {}
         try:
             with self._engine.begin() as conn:
                 if not self._update(conn, self._tables.flowdetails,
@@ -85,14 +112,18 @@ class _LeanConnection(impl_sqlalchemy.Connection):
                                           "'%s'" % flow_detail.uuid)
                 for atom_detail in flow_detail:
                     values = atom_detail.to_dict()
+                    if self._holds(atom_detail.uuid, values):
+                        continue
+                    written[atom_detail.uuid] = values
                     if not self._update(conn, self._tables.atomdetails,
                                         values):
-                        values['parent_uuid'] = flow_detail.uuid
-                        values['atom_type'] = tf_models.atom_detail_type(
-                            atom_detail)
                         conn.execute(
                             self._tables.atomdetails.insert().values(
+                                parent_uuid=flow_detail.uuid,
+                                atom_type=tf_models.atom_detail_type(
+                                    atom_detail),
                                 **values))
+            self._remember(written)
             return flow_detail
         except sa.exc.SQLAlchemyError:
             tf_exc.raise_with_cause(

@@ -103,3 +103,29 @@ def test_a_flow_update_inserts_atoms_the_database_lacks(env):
     atoms, flows = _read_back(book_id)
     assert atoms == {'late': ('PENDING', None)}
     assert flows == ['RUNNING']
+
+
+def test_a_flow_update_writes_an_atom_changed_in_place(env):
+    # The backend skips atoms whose rows hold their values: a change made
+    # to the detail object itself after it was saved still reaches the row.
+    backend = flow_persistence.backend()
+    book_id = str(uuid.uuid4())
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.upgrade()
+            book = tf_models.LogBook('b', uuid=book_id)
+            flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
+            atom = tf_models.TaskDetail('a', str(uuid.uuid4()))
+            atom.state = 'PENDING'
+            flow.add(atom)
+            book.add(flow)
+            conn.save_logbook(book)
+            atom.state = 'SUCCESS'
+            atom.results = {'stores': ['one']}
+            conn.update_atom_details(atom)
+            atom.results['stores'].append('two')
+            conn.update_flow_details(flow)
+    finally:
+        backend.close()
+    atoms, _flows = _read_back(book_id)
+    assert atoms == {'a': ('SUCCESS', {'stores': ['one', 'two']})}
