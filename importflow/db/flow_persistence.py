@@ -13,6 +13,10 @@ Two costs of taskflow's own backend dominated a small import's CPU time:
   holds what that worker wrote last: updates here are one prepared UPDATE
   per row (an INSERT for an atom the database does not have yet), and a
   flow update skips the atoms whose rows already hold their values.
+
+Every operation taskflow and the runner use is retried on a dropped
+database connection (taskflow would fail the flow with StorageFailure): each
+is one transaction that writes absolute values, so running it again is safe.
 """
 
 import collections
@@ -25,6 +29,7 @@ from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence import models as tf_models
 
 from importflow.conf import CONF
+from importflow.db import api as db
 
 
 def conf():
@@ -40,7 +45,6 @@ def conf():
                 'poolclass': sa.pool.QueuePool,
                 'connect_args': {'check_same_thread': False}}
     else:
-        options['engine_args'] = {'pool_pre_ping': True}
         options['max_retries'] = 3
     return options
 
@@ -88,6 +92,19 @@ class _LeanConnection(impl_sqlalchemy.Connection):
         params['w_uuid'] = values['uuid']
         return conn.execute(statement, params).rowcount
 
+    @db.retry_on_disconnect
+    def save_logbook(self, book):
+        return super().save_logbook(book)
+
+    @db.retry_on_disconnect
+    def get_logbook(self, book_uuid, lazy=False):
+        return super().get_logbook(book_uuid, lazy=lazy)
+
+    @db.retry_on_disconnect
+    def destroy_logbook(self, book_uuid):
+        return super().destroy_logbook(book_uuid)
+
+    @db.retry_on_disconnect
     def update_atom_details(self, atom_detail):
         values = atom_detail.to_dict()
         try:
@@ -102,6 +119,7 @@ class _LeanConnection(impl_sqlalchemy.Connection):
                 tf_exc.StorageFailure, "Failed updating atom details with "
                 "uuid '%s'" % atom_detail.uuid)
 
+    @db.retry_on_disconnect
     def update_flow_details(self, flow_detail):
         written = {}
         try:

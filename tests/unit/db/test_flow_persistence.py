@@ -5,6 +5,7 @@ import contextlib
 import uuid
 
 import pytest
+from sqlalchemy import exc as sa_exc
 from taskflow import engines
 from taskflow import exceptions as tf_exc
 from taskflow.patterns import linear_flow
@@ -105,6 +106,19 @@ def test_a_flow_update_inserts_atoms_the_database_lacks(env):
     assert flows == ['RUNNING']
 
 
+def _saved_flow(conn, book_id):
+    """(flow detail, its one atom detail), saved."""
+    conn.upgrade()
+    book = tf_models.LogBook('b', uuid=book_id)
+    flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
+    atom = tf_models.TaskDetail('a', str(uuid.uuid4()))
+    atom.state = 'PENDING'
+    flow.add(atom)
+    book.add(flow)
+    conn.save_logbook(book)
+    return flow, atom
+
+
 def test_a_flow_update_writes_an_atom_changed_in_place(env):
     # The backend skips atoms whose rows hold their values: a change made
     # to the detail object itself after it was saved still reaches the row.
@@ -112,14 +126,7 @@ def test_a_flow_update_writes_an_atom_changed_in_place(env):
     book_id = str(uuid.uuid4())
     try:
         with contextlib.closing(backend.get_connection()) as conn:
-            conn.upgrade()
-            book = tf_models.LogBook('b', uuid=book_id)
-            flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
-            atom = tf_models.TaskDetail('a', str(uuid.uuid4()))
-            atom.state = 'PENDING'
-            flow.add(atom)
-            book.add(flow)
-            conn.save_logbook(book)
+            flow, atom = _saved_flow(conn, book_id)
             atom.state = 'SUCCESS'
             atom.results = {'stores': ['one']}
             conn.update_atom_details(atom)
@@ -129,3 +136,53 @@ def test_a_flow_update_writes_an_atom_changed_in_place(env):
         backend.close()
     atoms, _flows = _read_back(book_id)
     assert atoms == {'a': ('SUCCESS', {'stores': ['one', 'two']})}
+
+
+def _failing_once(monkeypatch, conn, error):
+    calls = []
+    real = type(conn)._update
+
+    def update(self, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise error
+        return real(self, *args)
+
+    monkeypatch.setattr(type(conn), '_update', update)
+    return calls
+
+
+def test_a_dropped_connection_is_retried(env, monkeypatch):
+    backend = flow_persistence.backend()
+    book_id = str(uuid.uuid4())
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            _flow, atom = _saved_flow(conn, book_id)
+            dropped = sa_exc.OperationalError(
+                'UPDATE', {}, Exception('server closed the connection'),
+                connection_invalidated=True)
+            calls = _failing_once(monkeypatch, conn, dropped)
+            atom.state = 'SUCCESS'
+            conn.update_atom_details(atom)
+    finally:
+        backend.close()
+    assert len(calls) == 2
+    assert _read_back(book_id)[0] == {'a': ('SUCCESS', None)}
+
+
+def test_other_database_errors_are_not_retried(env, monkeypatch):
+    backend = flow_persistence.backend()
+    book_id = str(uuid.uuid4())
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            _flow, atom = _saved_flow(conn, book_id)
+            broken = sa_exc.OperationalError(
+                'UPDATE', {}, Exception('disk I/O error'))
+            calls = _failing_once(monkeypatch, conn, broken)
+            atom.state = 'SUCCESS'
+            with pytest.raises(tf_exc.StorageFailure):
+                conn.update_atom_details(atom)
+    finally:
+        backend.close()
+    assert len(calls) == 1
+    assert _read_back(book_id)[0] == {'a': ('PENDING', None)}
