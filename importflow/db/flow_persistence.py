@@ -12,7 +12,8 @@ Two costs of taskflow's own backend dominated a small import's CPU time:
   of a task's flow is the worker holding the task's lease, so the row
   holds what that worker wrote last: updates here are one prepared UPDATE
   per row (an INSERT for an atom the database does not have yet), and a
-  flow update skips the atoms whose rows already hold their values.
+  flow update skips the atoms whose rows already hold their values, and
+  taskflow's automatic per-atom progress marks are not written.
 
 Every operation taskflow and the runner use is retried on a dropped
 database connection (taskflow would fail the flow with StorageFailure): each
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence import models as tf_models
+from taskflow import storage as tf_storage
 
 from importflow.conf import CONF
 from importflow.db import api as db
@@ -52,6 +54,12 @@ def conf():
 # Atom rows whose last written values are remembered (about 6 per running
 # import); forgetting one only costs a redundant UPDATE.
 WRITTEN_ATOMS = 4096
+
+
+def _without_progress(meta):
+    return {k: v for k, v in (meta or {}).items()
+            if k not in (tf_storage.META_PROGRESS,
+                         tf_storage.META_PROGRESS_DETAILS)}
 
 
 class _LeanConnection(impl_sqlalchemy.Connection):
@@ -104,9 +112,23 @@ class _LeanConnection(impl_sqlalchemy.Connection):
     def destroy_logbook(self, book_uuid):
         return super().destroy_logbook(book_uuid)
 
+    def _only_progress_changed(self, atom_uuid, values):
+        """taskflow saves an atom's progress (0.0 when it starts, 1.0 when
+        it ends) right after its state: importflow keeps its own progress
+        on the task record, so those saves are not written."""
+        with self._written_lock:
+            held = self._written.get(atom_uuid)
+        if held is None or held.keys() != values.keys():
+            return False
+        return all(held[k] == values[k] for k in values if k != 'meta') and \
+            _without_progress(held['meta']) == _without_progress(
+                values['meta'])
+
     @db.retry_on_disconnect
     def update_atom_details(self, atom_detail):
         values = atom_detail.to_dict()
+        if self._only_progress_changed(atom_detail.uuid, values):
+            return atom_detail
         try:
             with self._engine.begin() as conn:
                 if not self._update(conn, self._tables.atomdetails, values):

@@ -138,6 +138,35 @@ def test_a_flow_update_writes_an_atom_changed_in_place(env):
     assert atoms == {'a': ('SUCCESS', {'stores': ['one', 'two']})}
 
 
+def test_progress_marks_alone_are_not_written(env):
+    backend = flow_persistence.backend()
+    book_id = str(uuid.uuid4())
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            _flow, atom = _saved_flow(conn, book_id)
+            atom.state = 'RUNNING'
+            conn.update_atom_details(atom)
+            atom.meta['progress'] = 1.0
+            conn.update_atom_details(atom)
+            progress_row = _read_back_meta(book_id)
+            atom.state = 'SUCCESS'
+            conn.update_atom_details(atom)
+    finally:
+        backend.close()
+    assert progress_row == {}
+    assert _read_back_meta(book_id) == {'progress': 1.0}
+
+
+def _read_back_meta(book_id):
+    backend = tf_backends.fetch(flow_persistence.conf())
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            return [ad.meta for fd in conn.get_logbook(book_id)
+                    for ad in fd][0]
+    finally:
+        backend.close()
+
+
 def _failing_once(monkeypatch, conn, error):
     calls = []
     real = type(conn)._update
