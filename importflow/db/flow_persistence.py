@@ -11,9 +11,9 @@ Two costs of taskflow's own backend dominated a small import's CPU time:
   state change rewrites every atom of the flow that way. The only writer
   of a task's flow is the worker holding the task's lease, so the row
   holds what that worker wrote last: updates here are one prepared UPDATE
-  per row (an INSERT for an atom the database does not have yet), and a
-  flow update skips the atoms whose rows already hold their values, and
-  taskflow's automatic per-atom progress marks are not written.
+  per row (an INSERT for an atom the database does not have yet). A flow
+  update skips the atoms whose rows already hold their values; taskflow's
+  automatic per-atom progress marks are not written.
 
 Every operation taskflow and the runner use is retried on a dropped
 database connection (taskflow would fail the flow with StorageFailure): each
