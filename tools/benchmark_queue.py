@@ -24,6 +24,8 @@ import time
 import uuid
 from concurrent import futures
 
+import benchmark   # tools/benchmark.py: the /proc measurements
+
 BIN = os.path.dirname(sys.executable)
 PG_ADMIN = 'host=127.0.0.1 port=5432 user=postgres dbname=test'
 # Imports run one at a time first, for the queue latency of an idle worker.
@@ -50,33 +52,24 @@ def _config(root, db_url, exchange):
 
 def _process_tree_cpu(root):
     """CPU seconds (user + system) of a process and its descendants."""
-    tick = os.sysconf('SC_CLK_TCK')
-    stats = {}
+    parents = {}
     for name in os.listdir('/proc'):
         if name.isdigit():
             try:
                 with open('/proc/%s/stat' % name) as f:
-                    fields = f.read().rsplit(')', 1)[1].split()
+                    parents[int(name)] = int(
+                        f.read().rsplit(')', 1)[1].split()[1])
             except OSError:
                 continue
-            stats[int(name)] = (int(fields[1]),
-                                (int(fields[11]) + int(fields[12])) / tick)
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
-        total += stats.get(pid, (0, 0.0))[1]
-        todo += [child for child, (parent, _) in stats.items()
-                 if parent == pid]
+        try:
+            total += benchmark.cpu_seconds(pid)
+        except OSError:
+            continue
+        todo += [child for child, parent in parents.items() if parent == pid]
     return total
-
-
-def _machine_cpu():
-    """(busy, total) CPU seconds of the machine since boot."""
-    tick = os.sysconf('SC_CLK_TCK')
-    with open('/proc/stat') as f:
-        values = [int(v) for v in f.readline().split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / tick, sum(values) / tick
 
 
 def _percentile(values, pct):
@@ -126,7 +119,7 @@ def run(workers, imports, size):
                 (task['started_at'] - task['created_at']).total_seconds())
         ids = ids[IDLE_SAMPLES:]
         workers_cpu = sum(_process_tree_cpu(p.pid) for p in procs)
-        machine_busy, machine_total = _machine_cpu()
+        machine_busy = benchmark.system_busy_seconds()
         start = time.time()
         with futures.ThreadPoolExecutor(8) as pool:
             task_ids = list(pool.map(
@@ -139,8 +132,8 @@ def run(workers, imports, size):
             time.sleep(0.05)
         workers_cpu = sum(_process_tree_cpu(p.pid) for p in procs) - \
             workers_cpu
-        busy, total = _machine_cpu()
-        machine_load = (busy - machine_busy) / (total - machine_total)
+        machine_load = (benchmark.system_busy_seconds() - machine_busy) / (
+            (time.time() - start) * os.cpu_count())
         rows = {r['id']: r for r in db.task_list()}
         done = [rows[t] for t in task_ids]
         failed = [r for r in done if r['status'] != 'success']

@@ -81,9 +81,10 @@ class _LeanConnection(impl_sqlalchemy.Connection):
             while len(self._written) > WRITTEN_ATOMS:
                 self._written.popitem(last=False)
 
-    def _holds(self, atom_uuid, values):
+    def _held(self, atom_uuid):
+        """What this connection last wrote to the atom's row, or None."""
         with self._written_lock:
-            return self._written.get(atom_uuid) == values
+            return self._written.get(atom_uuid)
 
     def _update(self, conn, table, values):
         """UPDATE one row by uuid from a detail's ``to_dict()``; the
@@ -116,8 +117,7 @@ class _LeanConnection(impl_sqlalchemy.Connection):
         """taskflow saves an atom's progress (0.0 when it starts, 1.0 when
         it ends) right after its state: importflow keeps its own progress
         on the task record, so those saves are not written."""
-        with self._written_lock:
-            held = self._written.get(atom_uuid)
+        held = self._held(atom_uuid)
         if held is None or held.keys() != values.keys():
             return False
         return all(held[k] == values[k] for k in values if k != 'meta') and \
@@ -152,7 +152,7 @@ class _LeanConnection(impl_sqlalchemy.Connection):
                                           "'%s'" % flow_detail.uuid)
                 for atom_detail in flow_detail:
                     values = atom_detail.to_dict()
-                    if self._holds(atom_detail.uuid, values):
+                    if self._held(atom_detail.uuid) == values:
                         continue
                     written[atom_detail.uuid] = values
                     if not self._update(conn, self._tables.atomdetails,

@@ -72,19 +72,13 @@ def create(context, body):
     except (ValueError, TypeError, AttributeError):
         raise exceptions.BadRequest('Image id %r is not a UUID' % image_id)
     values.update(status=c.QUEUED, owner=context.project_id)
-    duplicate = exceptions.Conflict('Image with identifier %s already '
-                                    'exists!' % image_id)
-    try:
-        db.image_get(image_id, include_deleted=True)
-    except exceptions.ImageNotFound:
-        pass
-    else:
-        raise duplicate
     try:
         return db.image_create(values, properties, body.get('tags'))
     except sa_exc.IntegrityError:
-        # A concurrent create with the same id won the insert.
-        raise duplicate
+        # The id is taken (deleted images keep their row), possibly by a
+        # concurrent create: the primary key is the only check needed.
+        raise exceptions.Conflict('Image with identifier %s already '
+                                  'exists!' % image_id)
 
 
 def get(context, image_id):

@@ -28,16 +28,45 @@ class Fail(tf_task.Task):
         raise RuntimeError('no %s' % doubled)
 
 
+@pytest.fixture
+def backend(env):
+    backend = flow_persistence.backend()
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def conn(backend):
+    """The lean connection, on an up-to-date schema."""
+    with contextlib.closing(backend.get_connection()) as conn:
+        conn.upgrade()
+        yield conn
+
+
+@pytest.fixture
+def book_id():
+    return str(uuid.uuid4())
+
+
 def _read_back(book_id):
-    """The book as taskflow's own backend reads it (no shared state)."""
+    """The book as taskflow's own backend reads it (no shared state):
+    ({atom name: (state, results, meta)}, [flow states])."""
     backend = tf_backends.fetch(flow_persistence.conf())
     try:
         with contextlib.closing(backend.get_connection()) as conn:
             book = conn.get_logbook(book_id)
-            return {ad.name: (ad.state, ad.results)
-                    for fd in book for ad in fd}, [fd.state for fd in book]
+            return ({ad.name: (ad.state, ad.results, ad.meta)
+                     for fd in book for ad in fd},
+                    [fd.state for fd in book])
     finally:
         backend.close()
+
+
+def _states(book_id):
+    """{atom name: (state, results)} as read back."""
+    atoms = _read_back(book_id)[0]
+    return {name: (state, results)
+            for name, (state, results, _meta) in atoms.items()}
 
 
 def _run(backend, flow, book_id, store):
@@ -46,69 +75,8 @@ def _run(backend, flow, book_id, store):
     engine.run()
 
 
-def test_states_and_results_reach_the_database(env):
-    backend = flow_persistence.backend()
-    book_id = str(uuid.uuid4())
-    flow = linear_flow.Flow('f').add(Double('double'))
-    _run(backend, flow, book_id, {'number': 21})
-    backend.close()
-    atoms, flows = _read_back(book_id)
-    assert atoms['double'] == ('SUCCESS', 42)
-    assert flows == ['SUCCESS']
-
-
-def test_a_revert_is_recorded(env):
-    backend = flow_persistence.backend()
-    book_id = str(uuid.uuid4())
-    flow = linear_flow.Flow('f').add(Double('double'), Fail('fail'))
-    with pytest.raises(RuntimeError, match='no 42'):
-        _run(backend, flow, book_id, {'number': 21})
-    backend.close()
-    atoms, flows = _read_back(book_id)
-    assert atoms['double'][0] == 'REVERTED'
-    assert atoms['fail'][0] == 'REVERTED'
-    assert flows == ['REVERTED']
-
-
-def test_updating_an_unknown_atom_is_not_found(env):
-    backend = flow_persistence.backend()
-    try:
-        with contextlib.closing(backend.get_connection()) as conn:
-            with pytest.raises(tf_exc.NotFound):
-                conn.update_atom_details(
-                    tf_models.TaskDetail('nobody', str(uuid.uuid4())))
-            with pytest.raises(tf_exc.NotFound):
-                conn.update_flow_details(
-                    tf_models.FlowDetail('nobody', str(uuid.uuid4())))
-    finally:
-        backend.close()
-
-
-def test_a_flow_update_inserts_atoms_the_database_lacks(env):
-    backend = flow_persistence.backend()
-    book_id = str(uuid.uuid4())
-    try:
-        with contextlib.closing(backend.get_connection()) as conn:
-            conn.upgrade()
-            book = tf_models.LogBook('b', uuid=book_id)
-            flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
-            book.add(flow)
-            conn.save_logbook(book)
-            atom = tf_models.TaskDetail('late', str(uuid.uuid4()))
-            atom.state = 'PENDING'
-            flow.add(atom)
-            flow.state = 'RUNNING'
-            conn.update_flow_details(flow)
-    finally:
-        backend.close()
-    atoms, flows = _read_back(book_id)
-    assert atoms == {'late': ('PENDING', None)}
-    assert flows == ['RUNNING']
-
-
 def _saved_flow(conn, book_id):
     """(flow detail, its one atom detail), saved."""
-    conn.upgrade()
     book = tf_models.LogBook('b', uuid=book_id)
     flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
     atom = tf_models.TaskDetail('a', str(uuid.uuid4()))
@@ -119,52 +87,69 @@ def _saved_flow(conn, book_id):
     return flow, atom
 
 
-def test_a_flow_update_writes_an_atom_changed_in_place(env):
+def test_states_and_results_reach_the_database(backend, book_id):
+    flow = linear_flow.Flow('f').add(Double('double'))
+    _run(backend, flow, book_id, {'number': 21})
+    assert _states(book_id)['double'] == ('SUCCESS', 42)
+    assert _read_back(book_id)[1] == ['SUCCESS']
+
+
+def test_a_revert_is_recorded(backend, book_id):
+    flow = linear_flow.Flow('f').add(Double('double'), Fail('fail'))
+    with pytest.raises(RuntimeError, match='no 42'):
+        _run(backend, flow, book_id, {'number': 21})
+    atoms = _states(book_id)
+    assert atoms['double'][0] == 'REVERTED'
+    assert atoms['fail'][0] == 'REVERTED'
+    assert _read_back(book_id)[1] == ['REVERTED']
+
+
+def test_updating_an_unknown_atom_is_not_found(conn):
+    with pytest.raises(tf_exc.NotFound):
+        conn.update_atom_details(
+            tf_models.TaskDetail('nobody', str(uuid.uuid4())))
+    with pytest.raises(tf_exc.NotFound):
+        conn.update_flow_details(
+            tf_models.FlowDetail('nobody', str(uuid.uuid4())))
+
+
+def test_a_flow_update_inserts_atoms_the_database_lacks(conn, book_id):
+    book = tf_models.LogBook('b', uuid=book_id)
+    flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
+    book.add(flow)
+    conn.save_logbook(book)
+    atom = tf_models.TaskDetail('late', str(uuid.uuid4()))
+    atom.state = 'PENDING'
+    flow.add(atom)
+    flow.state = 'RUNNING'
+    conn.update_flow_details(flow)
+    assert _states(book_id) == {'late': ('PENDING', None)}
+    assert _read_back(book_id)[1] == ['RUNNING']
+
+
+def test_a_flow_update_writes_an_atom_changed_in_place(conn, book_id):
     # The backend skips atoms whose rows hold their values: a change made
     # to the detail object itself after it was saved still reaches the row.
-    backend = flow_persistence.backend()
-    book_id = str(uuid.uuid4())
-    try:
-        with contextlib.closing(backend.get_connection()) as conn:
-            flow, atom = _saved_flow(conn, book_id)
-            atom.state = 'SUCCESS'
-            atom.results = {'stores': ['one']}
-            conn.update_atom_details(atom)
-            atom.results['stores'].append('two')
-            conn.update_flow_details(flow)
-    finally:
-        backend.close()
-    atoms, _flows = _read_back(book_id)
-    assert atoms == {'a': ('SUCCESS', {'stores': ['one', 'two']})}
+    flow, atom = _saved_flow(conn, book_id)
+    atom.state = 'SUCCESS'
+    atom.results = {'stores': ['one']}
+    conn.update_atom_details(atom)
+    atom.results['stores'].append('two')
+    conn.update_flow_details(flow)
+    assert _states(book_id) == {'a': ('SUCCESS', {'stores': ['one', 'two']})}
 
 
-def test_progress_marks_alone_are_not_written(env):
-    backend = flow_persistence.backend()
-    book_id = str(uuid.uuid4())
-    try:
-        with contextlib.closing(backend.get_connection()) as conn:
-            _flow, atom = _saved_flow(conn, book_id)
-            atom.state = 'RUNNING'
-            conn.update_atom_details(atom)
-            atom.meta['progress'] = 1.0
-            conn.update_atom_details(atom)
-            progress_row = _read_back_meta(book_id)
-            atom.state = 'SUCCESS'
-            conn.update_atom_details(atom)
-    finally:
-        backend.close()
+def test_progress_marks_alone_are_not_written(conn, book_id):
+    _flow, atom = _saved_flow(conn, book_id)
+    atom.state = 'RUNNING'
+    conn.update_atom_details(atom)
+    atom.meta['progress'] = 1.0
+    conn.update_atom_details(atom)
+    progress_row = _read_back(book_id)[0]['a'][2]
+    atom.state = 'SUCCESS'
+    conn.update_atom_details(atom)
     assert progress_row == {}
-    assert _read_back_meta(book_id) == {'progress': 1.0}
-
-
-def _read_back_meta(book_id):
-    backend = tf_backends.fetch(flow_persistence.conf())
-    try:
-        with contextlib.closing(backend.get_connection()) as conn:
-            return [ad.meta for fd in conn.get_logbook(book_id)
-                    for ad in fd][0]
-    finally:
-        backend.close()
+    assert _read_back(book_id)[0]['a'][2] == {'progress': 1.0}
 
 
 def _failing_once(monkeypatch, conn, error):
@@ -181,37 +166,25 @@ def _failing_once(monkeypatch, conn, error):
     return calls
 
 
-def test_a_dropped_connection_is_retried(env, monkeypatch):
-    backend = flow_persistence.backend()
-    book_id = str(uuid.uuid4())
-    try:
-        with contextlib.closing(backend.get_connection()) as conn:
-            _flow, atom = _saved_flow(conn, book_id)
-            dropped = sa_exc.OperationalError(
-                'UPDATE', {}, Exception('server closed the connection'),
-                connection_invalidated=True)
-            calls = _failing_once(monkeypatch, conn, dropped)
-            atom.state = 'SUCCESS'
-            conn.update_atom_details(atom)
-    finally:
-        backend.close()
+def test_a_dropped_connection_is_retried(conn, book_id, monkeypatch):
+    _flow, atom = _saved_flow(conn, book_id)
+    dropped = sa_exc.OperationalError(
+        'UPDATE', {}, Exception('server closed the connection'),
+        connection_invalidated=True)
+    calls = _failing_once(monkeypatch, conn, dropped)
+    atom.state = 'SUCCESS'
+    conn.update_atom_details(atom)
     assert len(calls) == 2
-    assert _read_back(book_id)[0] == {'a': ('SUCCESS', None)}
+    assert _states(book_id) == {'a': ('SUCCESS', None)}
 
 
-def test_other_database_errors_are_not_retried(env, monkeypatch):
-    backend = flow_persistence.backend()
-    book_id = str(uuid.uuid4())
-    try:
-        with contextlib.closing(backend.get_connection()) as conn:
-            _flow, atom = _saved_flow(conn, book_id)
-            broken = sa_exc.OperationalError(
-                'UPDATE', {}, Exception('disk I/O error'))
-            calls = _failing_once(monkeypatch, conn, broken)
-            atom.state = 'SUCCESS'
-            with pytest.raises(tf_exc.StorageFailure):
-                conn.update_atom_details(atom)
-    finally:
-        backend.close()
+def test_other_database_errors_are_not_retried(conn, book_id, monkeypatch):
+    _flow, atom = _saved_flow(conn, book_id)
+    broken = sa_exc.OperationalError(
+        'UPDATE', {}, Exception('disk I/O error'))
+    calls = _failing_once(monkeypatch, conn, broken)
+    atom.state = 'SUCCESS'
+    with pytest.raises(tf_exc.StorageFailure):
+        conn.update_atom_details(atom)
     assert len(calls) == 1
-    assert _read_back(book_id)[0] == {'a': ('PENDING', None)}
+    assert _states(book_id) == {'a': ('PENDING', None)}
