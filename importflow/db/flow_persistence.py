@@ -12,8 +12,9 @@ Two costs of taskflow's own backend dominated a small import's CPU time:
   of a task's flow is the worker holding the task's lease, so the row
   holds what that worker wrote last: updates here are one prepared UPDATE
   per row (an INSERT for an atom the database does not have yet). A flow
-  update skips the atoms whose rows already hold their values; taskflow's
-  automatic per-atom progress marks are not written.
+  update skips the rows that already hold their values, and sends nothing
+  when none changed; taskflow's automatic per-atom progress marks are not
+  written.
 
 Every operation taskflow and the runner use is retried on a dropped
 database connection (taskflow would fail the flow with StorageFailure): each
@@ -113,10 +114,11 @@ class _LeanConnection(impl_sqlalchemy.Connection):
     def destroy_logbook(self, book_uuid):
         return super().destroy_logbook(book_uuid)
 
-    def _only_progress_changed(self, atom_uuid, values):
-        """taskflow saves an atom's progress (0.0 when it starts, 1.0 when
-        it ends) right after its state: importflow keeps its own progress
-        on the task record, so those saves are not written."""
+    def _unchanged(self, atom_uuid, values):
+        """Whether the atom's row already holds ``values``, progress marks
+        aside: taskflow saves an atom's progress (0.0 when it starts, 1.0
+        when it ends) right after its state, and importflow keeps its own
+        progress on the task record, so those marks are not written."""
         held = self._held(atom_uuid)
         if held is None or held.keys() != values.keys():
             return False
@@ -127,7 +129,7 @@ class _LeanConnection(impl_sqlalchemy.Connection):
     @db.retry_on_disconnect
     def update_atom_details(self, atom_detail):
         values = atom_detail.to_dict()
-        if self._only_progress_changed(atom_detail.uuid, values):
+        if self._unchanged(atom_detail.uuid, values):
             return atom_detail
         try:
             with self._engine.begin() as conn:
@@ -143,26 +145,34 @@ class _LeanConnection(impl_sqlalchemy.Connection):
 
     @db.retry_on_disconnect
     def update_flow_details(self, flow_detail):
-        written = {}
+        flow_values = flow_detail.to_dict()
+        changed = {ad.uuid: ad for ad in flow_detail
+                   if not self._unchanged(ad.uuid, ad.to_dict())}
+        if self._held(flow_detail.uuid) == flow_values and not changed:
+            return flow_detail
+        written = {flow_detail.uuid: flow_values}
+        atoms = self._tables.atomdetails
         try:
             with self._engine.begin() as conn:
                 if not self._update(conn, self._tables.flowdetails,
-                                    flow_detail.to_dict()):
+                                    flow_values):
                     raise tf_exc.NotFound('No flow details found with uuid '
                                           "'%s'" % flow_detail.uuid)
-                for atom_detail in flow_detail:
+                unknown = [u for u in changed if self._held(u) is None]
+                stored = set(conn.execute(
+                    sa.select(atoms.c.uuid).where(
+                        atoms.c.uuid.in_(unknown))).scalars()) \
+                    if unknown else set()
+                for atom_uuid, atom_detail in changed.items():
                     values = atom_detail.to_dict()
-                    if self._held(atom_detail.uuid) == values:
-                        continue
-                    written[atom_detail.uuid] = values
-                    if not self._update(conn, self._tables.atomdetails,
-                                        values):
-                        conn.execute(
-                            self._tables.atomdetails.insert().values(
-                                parent_uuid=flow_detail.uuid,
-                                atom_type=tf_models.atom_detail_type(
-                                    atom_detail),
-                                **values))
+                    written[atom_uuid] = values
+                    if atom_uuid in unknown and atom_uuid not in stored:
+                        conn.execute(atoms.insert().values(
+                            parent_uuid=flow_detail.uuid,
+                            atom_type=tf_models.atom_detail_type(atom_detail),
+                            **values))
+                    else:
+                        self._update(conn, atoms, values)
             self._remember(written)
             return flow_detail
         except sa.exc.SQLAlchemyError:
@@ -173,8 +183,8 @@ class _LeanConnection(impl_sqlalchemy.Connection):
 
 class _SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):
 
-    def __init__(self, options):
-        super().__init__(options)
+    def __init__(self, options, engine=None):
+        super().__init__(options, engine=engine)
         self._lock = threading.Lock()
         self._connection = None
 
@@ -195,4 +205,9 @@ class _SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):
 
 def backend():
     """A taskflow persistence backend; ``close()`` it when done."""
-    return _SharedConnectionBackend(conf())
+    options = conf()
+    if options['connection'].startswith('sqlite'):
+        return _SharedConnectionBackend(options)
+    # One pool for the image and flow tables: a separate one for taskflow
+    # kept too few connections and opened a new one for nearly every import.
+    return _SharedConnectionBackend(options, engine=db.get_engine())

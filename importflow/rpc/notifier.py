@@ -30,19 +30,25 @@ def _notifier():
         return _NOTIFIER['n']
 
 
+def enabled():
+    """Whether events are sent: callers skip reading what only an event
+    would carry."""
+    try:
+        return _notifier() is not None
+    except Exception as exc:
+        LOG.warning('Notifications disabled: %s', exc)
+        return False
+
+
 def _context(request_id):
     # A plain dict context is dropped by the notifier (stack-notes.md).
     return oslo_context.RequestContext(request_id=request_id)
 
 
 def _emit(event_type, payload, request_id=None, error=False):
-    try:
-        notifier = _notifier()
-    except Exception as exc:
-        LOG.warning('Notifications disabled: %s', exc)
+    if not enabled():
         return
-    if notifier is None:
-        return
+    notifier = _notifier()
     send = notifier.error if error else notifier.info
     try:
         send(_context(request_id), event_type, payload)

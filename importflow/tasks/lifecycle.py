@@ -135,7 +135,7 @@ class Commit(base.ImportTask):
                       expected_status=[c.IMPORTING, c.ACTIVE],
                       mark_committed=True)
         self.runtime.committed = True
-        if values:
+        if values and notifier.enabled():
             notifier.image_event('image.activate',
                                  db.image_get(self.image_id))
 

@@ -150,12 +150,14 @@ class StoreCopy(base.ImportTask):
             stores.delete(self.store_id, stored['url'])
             raise
         self.runtime.progress.set_store(self.key, c.STORE_ACTIVE)
-        saved = self.load_image()
-        notifier.image_event('image.upload', saved, backend=self.key)
+        activated = commit and values.get('status') == c.ACTIVE and \
+            self.runtime.first_activation()
         if commit:
             self.runtime.committed = True
-            if values.get('status') == c.ACTIVE and \
-                    self.runtime.first_activation():
+        if notifier.enabled():
+            saved = self.load_image()
+            notifier.image_event('image.upload', saved, backend=self.key)
+            if activated:
                 notifier.image_event('image.activate', saved)
         return {'url': stored['url'], 'size': stored['size']}
 

@@ -5,6 +5,7 @@ import contextlib
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from taskflow import engines
 from taskflow import exceptions as tf_exc
@@ -188,3 +189,56 @@ def test_other_database_errors_are_not_retried(conn, book_id, monkeypatch):
         conn.update_atom_details(atom)
     assert len(calls) == 1
     assert _states(book_id) == {'a': ('PENDING', None)}
+
+
+@contextlib.contextmanager
+def _statements(backend):
+    """The SQL statements the backend sends inside the block."""
+    sent = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    engine = backend._engine
+    sa.event.listen(engine, 'before_cursor_execute', record)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, 'before_cursor_execute', record)
+
+
+def test_a_flow_update_with_nothing_new_sends_nothing(backend, conn,
+                                                      book_id):
+    flow, atom = _saved_flow(conn, book_id)
+    atom.state = 'SUCCESS'
+    conn.update_atom_details(atom)
+    flow.state = 'SUCCESS'
+    conn.update_flow_details(flow)
+    atom.meta['progress'] = 1.0
+    with _statements(backend) as sent:
+        conn.update_flow_details(flow)
+    assert sent == []
+    assert _read_back(book_id)[1] == ['SUCCESS']
+
+
+def test_a_flow_update_writes_atoms_another_process_saved(conn, book_id):
+    # A resumed flow: its rows were written by the previous owner, so this
+    # connection has no memory of them and must update, not insert.
+    book = tf_models.LogBook('b', uuid=book_id)
+    flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
+    atom = tf_models.TaskDetail('a', str(uuid.uuid4()))
+    atom.state = 'RUNNING'
+    flow.add(atom)
+    book.add(flow)
+    other = tf_backends.fetch(flow_persistence.conf())
+    try:
+        with contextlib.closing(other.get_connection()) as other_conn:
+            other_conn.save_logbook(book)
+    finally:
+        other.close()
+    atom.state = 'SUCCESS'
+    atom.results = 7
+    flow.state = 'SUCCESS'
+    conn.update_flow_details(flow)
+    assert _states(book_id) == {'a': ('SUCCESS', 7)}
+    assert _read_back(book_id)[1] == ['SUCCESS']
