@@ -55,9 +55,9 @@ Usage::
 ``--location tmpfs`` puts each run's state folder in ``/dev/shm``,
 ``disk`` in ``/var/tmp``, ``both`` (default) runs both; the source data
 always lives on disk. ``--chunk`` sets ``copy_chunk_size`` and the stores'
-``filesystem_store_chunk_size`` (default 4 MiB). ``--smoke`` (64 MiB, one
-run, 5 small imports, ``--verify``, no waiting for quiet) is what CI runs
-to keep this script working; the exit code is non-zero if any run failed.
+``filesystem_store_chunk_size`` (default 2 MiB, as importflow's).
+``--smoke`` (64 MiB, one run, 5 small imports, ``--verify``, no waiting
+for quiet) is what CI runs to keep this script working; the exit code is non-zero if any run failed.
 ``--py-spy DIR`` adds an uncounted first run to every import scenario, in
 which py-spy records the import (on-CPU samples with native frames, folded
 stacks per thread, for flamegraph.pl or speedscope).
@@ -125,7 +125,7 @@ def make_data(path, size):
     return md5.hexdigest()
 
 
-def write_config(root, port=None, parallel=4, chunk=4 * MiB, api_port=None):
+def write_config(root, port=None, parallel=4, chunk=2 * MiB, api_port=None):
     lines = ['[DEFAULT]', 'state_path = %s' % root,
              'transport_url = fake://', 'debug = false',
              'enabled_backends = %s' % ', '.join('%s:file' % s
@@ -729,7 +729,7 @@ def main():
                         help='1 KiB imports for the fixed cost (default 20)')
     parser.add_argument('--location', choices=('tmpfs', 'disk', 'both'),
                         default='both')
-    parser.add_argument('--chunk', type=parse_size, default=4 * MiB,
+    parser.add_argument('--chunk', type=parse_size, default=2 * MiB,
                         help='copy_chunk_size and filesystem_store_chunk_'
                              'size (default 4M)')
     parser.add_argument('--only', default=','.join(ALL_SCENARIOS),
