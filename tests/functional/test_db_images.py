@@ -1,0 +1,60 @@
+"""Image reads on the real database servers: an image comes back with its
+properties, tags and locations (read in one query whose casts differ per
+dialect), alone and in a list page."""
+
+import uuid
+
+import pytest
+
+from importflow import conf as importflow_conf
+from importflow.db import api as db
+from importflow.db import migration
+from tests import conftest as unit_conftest
+
+
+@pytest.fixture(params=['pg_url', 'mysql_url'])
+def database(request, tmp_path):
+    url = request.getfixturevalue(request.param)
+    unit_conftest._reset_process_state()
+    config = tmp_path / 'importflow.conf'
+    config.write_text('[DEFAULT]\nstate_path = %s\n[database]\n'
+                      'connection = %s\n' % (tmp_path, url))
+    importflow_conf.parse_args(['--config-file', str(config)])
+    migration.sync()
+    yield url
+    unit_conftest._reset_process_state()
+
+
+def _image(**properties):
+    image_id = str(uuid.uuid4())
+    db.image_create({'id': image_id, 'name': 'n', 'status': 'queued'},
+                    properties=properties, tags_=['zeta', 'alpha'])
+    return image_id
+
+
+def test_an_image_comes_back_whole(database):
+    image_id = _image(os_distro='debian', note='x, y')
+    task_id = str(uuid.uuid4())
+    for store in ('second', 'first'):
+        db.image_save(image_id, add_location={
+            'store': store, 'url': 'file:///%s/%s' % (store, image_id),
+            'meta_data': {'store': store, 'n': [1, 2]}})
+    db.image_save(image_id, add_to_lists={'os_glance_importing_to_stores':
+                                          ['b', 'a']},
+                  set_props={'owner_task': task_id})
+    image = db.image_get(image_id)
+    assert image['properties'] == {
+        'os_distro': 'debian', 'note': 'x, y', 'owner_task': task_id,
+        'os_glance_importing_to_stores': 'a,b'}
+    assert image['tags'] == ['alpha', 'zeta']
+    # completion order, meta_data as written
+    assert [(loc['store'], loc['meta_data'], loc['task_id'])
+            for loc in image['locations']] == [
+        ('second', {'store': 'second', 'n': [1, 2]}, None),
+        ('first', {'store': 'first', 'n': [1, 2]}, None)]
+    other = _image()
+    page, _more = db.image_list_page(sort=(('name', 'asc'), ('id', 'asc')))
+    listed = {i['id']: i for i in page}
+    assert listed[image_id] == image
+    assert listed[other]['locations'] == []
+    assert listed[other]['properties'] == {}
