@@ -1,6 +1,7 @@
 """Workers die or stop mid-import; the import still ends cleanly."""
 
 import hashlib
+import json
 import os
 import signal
 
@@ -13,7 +14,7 @@ SIZE = 400 * 1024 * 1024
 
 @pytest.fixture
 def staged(deployment, tmp_path):
-    """A 300 MiB image staged for glance-direct, and its bytes' digest."""
+    """A 400 MiB image staged for glance-direct, and its bytes' digest."""
     deployment.write_config(image_import_opts={
         'heartbeat_interval': 1, 'progress_interval': 0.2,
         'task_lease_timeout': 6, 'max_parallel_stores': 1,
@@ -37,10 +38,16 @@ def _task(deployment, task_id):
 
 
 def _copying(deployment, task_id):
-    task = _task(deployment, task_id)
-    stores = (task.get('progress') or {}).get('stores', {})
-    return task if any(s['state'] == 'copying' and s['bytes_done'] > 0
-                       for s in stores.values()) else None
+    """The task while a store copy is under way. Read from the database,
+    not through the CLI: a CLI process takes a second or more to start on
+    a busy machine, and the copy may be over by then."""
+    progress = _task_column(deployment, task_id, 'progress')
+    if isinstance(progress, str):
+        progress = json.loads(progress)
+    stores = (progress or {}).get('stores', {})
+    copying = any(s['state'] == 'copying' and s['bytes_done'] > 0
+                  for s in stores.values())
+    return {'id': task_id, 'progress': progress} if copying else None
 
 
 def _kill_owner(deployment, task):
@@ -49,16 +56,20 @@ def _kill_owner(deployment, task):
     return owner_pid
 
 
-def task_owner(deployment, task_id):
+def _task_column(deployment, task_id, column):
     import sqlalchemy as sa
     engine = sa.create_engine(deployment.db_url)
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text(
-                'SELECT lease_owner FROM tasks WHERE id = :id'),
+                'SELECT %s FROM tasks WHERE id = :id' % column),
                 {'id': task_id}).scalar()
     finally:
         engine.dispose()
+
+
+def task_owner(deployment, task_id):
+    return _task_column(deployment, task_id, 'lease_owner')
 
 
 def _assert_all_stores_hold(deployment, image_id, md5):
