@@ -57,7 +57,8 @@ Usage::
 always lives on disk. ``--chunk`` sets ``copy_chunk_size`` and the stores'
 ``filesystem_store_chunk_size`` (default 2 MiB, as importflow's).
 ``--smoke`` (64 MiB, one run, 5 small imports, ``--verify``, no waiting
-for quiet) is what CI runs to keep this script working; the exit code is non-zero if any run failed.
+for quiet) is what CI runs to keep this script working; the exit code is
+non-zero if any run failed.
 ``--py-spy DIR`` adds an uncounted first run to every import scenario, in
 which py-spy records the import (on-CPU samples with native frames, folded
 stacks per thread, for flamegraph.pl or speedscope).
