@@ -146,8 +146,11 @@ class _LeanConnection(impl_sqlalchemy.Connection):
     @db.retry_on_disconnect
     def update_flow_details(self, flow_detail):
         flow_values = flow_detail.to_dict()
-        changed = {ad.uuid: ad for ad in flow_detail
-                   if not self._unchanged(ad.uuid, ad.to_dict())}
+        changed = {}
+        for atom_detail in flow_detail:
+            values = atom_detail.to_dict()
+            if not self._unchanged(atom_detail.uuid, values):
+                changed[atom_detail.uuid] = (atom_detail, values)
         if self._held(flow_detail.uuid) == flow_values and not changed:
             return flow_detail
         written = {flow_detail.uuid: flow_values}
@@ -163,8 +166,7 @@ class _LeanConnection(impl_sqlalchemy.Connection):
                     sa.select(atoms.c.uuid).where(
                         atoms.c.uuid.in_(unknown))).scalars()) \
                     if unknown else set()
-                for atom_uuid, atom_detail in changed.items():
-                    values = atom_detail.to_dict()
+                for atom_uuid, (atom_detail, values) in changed.items():
                     written[atom_uuid] = values
                     if atom_uuid in unknown and atom_uuid not in stored:
                         conn.execute(atoms.insert().values(

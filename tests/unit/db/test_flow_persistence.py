@@ -76,12 +76,12 @@ def _run(backend, flow, book_id, store):
     engine.run()
 
 
-def _saved_flow(conn, book_id):
-    """(flow detail, its one atom detail), saved."""
+def _saved_flow(conn, book_id, state='PENDING'):
+    """(flow detail, its one atom detail in ``state``), saved by ``conn``."""
     book = tf_models.LogBook('b', uuid=book_id)
     flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
     atom = tf_models.TaskDetail('a', str(uuid.uuid4()))
-    atom.state = 'PENDING'
+    atom.state = state
     flow.add(atom)
     book.add(flow)
     conn.save_logbook(book)
@@ -224,16 +224,10 @@ def test_a_flow_update_with_nothing_new_sends_nothing(backend, conn,
 def test_a_flow_update_writes_atoms_another_process_saved(conn, book_id):
     # A resumed flow: its rows were written by the previous owner, so this
     # connection has no memory of them and must update, not insert.
-    book = tf_models.LogBook('b', uuid=book_id)
-    flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
-    atom = tf_models.TaskDetail('a', str(uuid.uuid4()))
-    atom.state = 'RUNNING'
-    flow.add(atom)
-    book.add(flow)
     other = tf_backends.fetch(flow_persistence.conf())
     try:
         with contextlib.closing(other.get_connection()) as other_conn:
-            other_conn.save_logbook(book)
+            flow, atom = _saved_flow(other_conn, book_id, state='RUNNING')
     finally:
         other.close()
     atom.state = 'SUCCESS'
