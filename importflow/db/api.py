@@ -158,6 +158,17 @@ def _one(conn, stmt):
     return dict(row) if row else None
 
 
+def _task_updated(conn, task_id, update):
+    """Run an UPDATE of task ``task_id``; its row afterwards, or None if it
+    matched nothing. One statement where the database returns rows from an
+    UPDATE (PostgreSQL, SQLite; not MariaDB)."""
+    if conn.dialect.update_returning:
+        return _one(conn, update.returning(*tasks.c))
+    if conn.execute(update).rowcount != 1:
+        return None
+    return _one(conn, sa.select(tasks).where(tasks.c.id == task_id))
+
+
 # ---------------------------------------------------------------- images
 
 @retry_on_disconnect
@@ -684,23 +695,23 @@ def task_claim(task_id, worker_id, lease_seconds):
     now = utils.utcnow()
     takeover = tasks.c.status == c.TASK_PROCESSING
     with transaction() as conn:
-        result = conn.execute(tasks.update().where(
+        return _task_updated(conn, task_id, tasks.update().where(
             tasks.c.id == task_id,
             sa.or_(tasks.c.status == c.TASK_PENDING,
                    sa.and_(takeover,
                            sa.or_(tasks.c.lease_expires_at.is_(None),
                                   tasks.c.lease_expires_at < now)))
-        ).values(
-            attempt=sa.case((takeover, tasks.c.attempt + 1),
-                            else_=tasks.c.attempt),
-            status=c.TASK_PROCESSING,
-            lease_owner=worker_id,
-            lease_expires_at=now + datetime.timedelta(seconds=lease_seconds),
-            started_at=sa.func.coalesce(tasks.c.started_at, now),
-            updated_at=now))
-        if result.rowcount != 1:
-            return None
-        return _one(conn, sa.select(tasks).where(tasks.c.id == task_id))
+        ).ordered_values(
+            # attempt before status: MySQL and MariaDB evaluate SET left to
+            # right, so the CASE would see the new status if it came later.
+            (tasks.c.attempt, sa.case((takeover, tasks.c.attempt + 1),
+                                      else_=tasks.c.attempt)),
+            (tasks.c.status, c.TASK_PROCESSING),
+            (tasks.c.lease_owner, worker_id),
+            (tasks.c.lease_expires_at,
+             now + datetime.timedelta(seconds=lease_seconds)),
+            (tasks.c.started_at, sa.func.coalesce(tasks.c.started_at, now)),
+            (tasks.c.updated_at, now)))
 
 
 @retry_on_disconnect
@@ -728,17 +739,19 @@ def task_heartbeat(task_id, worker_id, lease_seconds, progress=None,
 
 @retry_on_disconnect
 def task_finish(task_id, worker_id, status, message, result, progress):
-    """Write the terminal status; only the lease owner may."""
+    """Write the terminal status; only the lease owner may.
+
+    :returns: the finished task, or None if this worker did not own it.
+    """
     now = utils.utcnow()
     ttl = datetime.timedelta(hours=CONF.task.task_time_to_live)
     with transaction() as conn:
-        done = conn.execute(tasks.update().where(
+        return _task_updated(conn, task_id, tasks.update().where(
             tasks.c.id == task_id, tasks.c.lease_owner == worker_id,
             tasks.c.status == c.TASK_PROCESSING).values(
                 status=status, message=message, result=result,
                 progress=progress, updated_at=now, expires_at=now + ttl,
                 lease_expires_at=None))
-    return done.rowcount == 1
 
 
 @retry_on_disconnect

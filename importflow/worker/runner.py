@@ -186,11 +186,14 @@ class ImportRunner:
     def _load_engine(self, task, executor):
         options = {'engine': 'parallel', 'executor': executor,
                    'backend': self._backend}
-        with contextlib.closing(self._backend.get_connection()) as conn:
-            try:
-                book = conn.get_logbook(task['id'])
-            except tf_exc.NotFound:
-                book = None
+        book = None
+        if task['attempt'] > 1:
+            # Only an earlier claim can have persisted a flow.
+            with contextlib.closing(self._backend.get_connection()) as conn:
+                try:
+                    book = conn.get_logbook(task['id'])
+                except tf_exc.NotFound:
+                    pass
         details = list(book) if book else []
         if details:
             LOG.info('Task %s: resuming persisted flow', task['id'])
@@ -225,11 +228,16 @@ class ImportRunner:
         if error is not None and success:
             LOG.warning('Task %s: error after commit, ending success: %s',
                         rt.task_id, error)
-        db.task_finish(rt.task_id, self.worker_id, status, message, result,
-                       progress.snapshot())
+        task = db.task_finish(rt.task_id, self.worker_id, status, message,
+                              result, progress.snapshot())
+        if task is None:
+            # The lease went to another worker meanwhile: the task, its
+            # lock and its flow are that worker's now.
+            LOG.warning('Task %s: lease lost before the end; %s not '
+                        'recorded here', rt.task_id, status)
+            return db.task_get(rt.task_id)
         db.lock_release(rt.image_id, rt.task_id)
         self._forget_flow(rt.task_id)
-        task = db.task_get(rt.task_id)
         notifier.task_event('task.%s' % status, task)
         LOG.info('Task %s: %s: %s', rt.task_id, status, message)
         return task

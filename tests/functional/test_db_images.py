@@ -1,6 +1,7 @@
-"""Image reads on the real database servers: an image comes back with its
-properties, tags and locations (read in one query whose casts differ per
-dialect), alone and in a list page."""
+"""Image and task rows on the real database servers: an image comes back
+with its properties, tags and locations (read in one query whose casts
+differ per dialect), alone and in a list page; a task claim and finish
+return the row they wrote (UPDATE ... RETURNING where the server has it)."""
 
 import uuid
 
@@ -58,3 +59,34 @@ def test_an_image_comes_back_whole(database):
     assert listed[image_id] == image
     assert listed[other]['locations'] == []
     assert listed[other]['properties'] == {}
+
+
+def test_claim_and_finish_return_the_task_they_wrote(database):
+    image_id = _image()
+    task_id = str(uuid.uuid4())
+    db.task_create_locked({'id': task_id, 'type': 'api_image_import',
+                           'image_id': image_id, 'input': {'n': [1]}},
+                          ['queued'])
+    claimed = db.task_claim(task_id, 'worker-a', 60)
+    assert (claimed['status'], claimed['lease_owner'], claimed['attempt'],
+            claimed['input']) == ('processing', 'worker-a', 1, {'n': [1]})
+    assert claimed['lease_expires_at'] > claimed['started_at']
+    assert db.task_claim(task_id, 'worker-b', 60) is None
+    assert db.task_finish(task_id, 'worker-b', 'success', 'm', {}, {}) \
+        is None
+    done = db.task_finish(task_id, 'worker-a', 'success', 'done',
+                          {'image_id': image_id}, {'phase': 'done'})
+    assert (done['status'], done['message'], done['result'],
+            done['progress'], done['lease_expires_at']) == (
+        'success', 'done', {'image_id': image_id}, {'phase': 'done'}, None)
+    assert db.task_get(task_id) == done
+
+
+def test_a_claim_after_the_lease_expired_is_a_takeover(database):
+    image_id = _image()
+    task_id = str(uuid.uuid4())
+    db.task_create_locked({'id': task_id, 'type': 'api_image_import',
+                           'image_id': image_id, 'input': {}}, ['queued'])
+    assert db.task_claim(task_id, 'worker-a', -1)['attempt'] == 1
+    taken = db.task_claim(task_id, 'worker-b', 60)
+    assert (taken['lease_owner'], taken['attempt']) == ('worker-b', 2)

@@ -236,3 +236,37 @@ def test_a_flow_update_writes_atoms_another_process_saved(conn, book_id):
     conn.update_flow_details(flow)
     assert _states(book_id) == {'a': ('SUCCESS', 7)}
     assert _read_back(book_id)[1] == ['SUCCESS']
+
+
+def test_a_new_book_and_its_atoms_are_inserted_without_lookups(
+        backend, conn, book_id):
+    book = tf_models.LogBook('b', uuid=book_id)
+    flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
+    book.add(flow)
+    with _statements(backend) as sent:
+        conn.save_logbook(book)
+        for name in ('a', 'b', 'c'):
+            atom = tf_models.TaskDetail(name, str(uuid.uuid4()))
+            atom.state = 'PENDING'
+            flow.add(atom)
+        conn.update_flow_details(flow)
+    verbs = [s.split()[0] for s in sent]
+    assert 'SELECT' not in verbs
+    # The three atoms in one statement, the unchanged flow row not at all.
+    assert [s.split()[2] for s in sent] == [
+        'logbooks', 'flowdetails', 'atomdetails']
+    assert _states(book_id) == {n: ('PENDING', None) for n in 'abc'}
+
+
+def test_saving_a_book_that_exists_merges_it(conn, book_id):
+    other = tf_backends.fetch(flow_persistence.conf())
+    try:
+        with contextlib.closing(other.get_connection()) as other_conn:
+            _saved_flow(other_conn, book_id, state='SUCCESS')
+    finally:
+        other.close()
+    book = tf_models.LogBook('b', uuid=book_id)
+    book.add(tf_models.FlowDetail('second', str(uuid.uuid4())))
+    conn.save_logbook(book)
+    assert _states(book_id) == {'a': ('SUCCESS', None)}
+    assert len(_read_back(book_id)[1]) == 2
