@@ -36,7 +36,7 @@ def get_import_flow(task_id, task_type, image_id, import_req, backend,
     copies = [store_copy.StoreCopy(task_id, image_id, store_id,
                                    all_must_succeed, method.sets_importing)
               for store_id in backend]
-    if CONF.image_import_opts.max_parallel_stores > 1 and len(copies) > 1:
+    if copies_in_parallel(backend):
         flow.add(unordered_flow.Flow('store-copies').add(*copies))
     else:
         # Serial copies run in target order.
@@ -46,6 +46,12 @@ def get_import_flow(task_id, task_type, image_id, import_req, backend,
              lifecycle.Cleanup(task_id, image_id),
              lifecycle.Complete(task_id, image_id, backend))
     return flow
+
+
+def copies_in_parallel(backend):
+    """Whether the store copies of an import into ``backend`` run at once:
+    the only atoms of a flow that ever do."""
+    return CONF.image_import_opts.max_parallel_stores > 1 and len(backend) > 1
 
 
 def phases_for(method_name):
