@@ -10,6 +10,9 @@ milliseconds per import and how busy the whole machine was during the
 burst. Not a test: it measures.
 
     python tools/benchmark_queue.py [--imports 200] [--size 1048576]
+        [--workers 1,2] [--concurrency 8]
+
+``--concurrency`` sets each worker's ``max_concurrent_imports``.
 """
 
 import argparse
@@ -32,7 +35,7 @@ PG_ADMIN = 'host=127.0.0.1 port=5432 user=postgres dbname=test'
 IDLE_SAMPLES = 20
 
 
-def _config(root, db_url, exchange):
+def _config(root, db_url, exchange, concurrency):
     path = os.path.join(root, 'importflow.conf')
     with open(path, 'w') as f:
         f.write('\n'.join([
@@ -45,7 +48,7 @@ def _config(root, db_url, exchange):
             '[os_glance_staging_store]',
             'filesystem_store_datadir = %s/staging' % root,
             '[database]', 'connection = %s' % db_url,
-            '[worker]', 'max_concurrent_imports = 16',
+            '[worker]', 'max_concurrent_imports = %d' % concurrency,
         ]) + '\n')
     return path
 
@@ -77,14 +80,15 @@ def _percentile(values, pct):
     return values[min(len(values) - 1, int(round(pct / 100 * len(values))))]
 
 
-def run(workers, imports, size):
+def run(workers, imports, size, concurrency):
     import psycopg
     root = tempfile.mkdtemp(prefix='importflow-bench-')
     dbname = 'importflow_bench_%s' % uuid.uuid4().hex[:8]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute('CREATE DATABASE %s' % dbname)
     db_url = 'postgresql+psycopg://postgres@127.0.0.1:5432/%s' % dbname
-    config = _config(root, db_url, 'bench_%s' % uuid.uuid4().hex[:6])
+    config = _config(root, db_url, 'bench_%s' % uuid.uuid4().hex[:6],
+                     concurrency)
     procs = []
     try:
         from importflow import conf
@@ -171,7 +175,11 @@ def main():
     parser.add_argument('--imports', type=int, default=200)
     parser.add_argument('--size', type=int, default=1024 * 1024)
     parser.add_argument('--workers', default='1,2')
+    parser.add_argument('--concurrency', type=int, default=8,
+                        help='max_concurrent_imports of each worker')
     args = parser.parse_args()
+    print('# %d imports of %d bytes, max_concurrent_imports = %d'
+          % (args.imports, args.size, args.concurrency))
     print('%-8s %8s %7s %9s %9s %9s %12s %12s %14s %14s %9s' % (
         'workers', 'imports', 'failed', 'imports/s', 'p50 ms', 'p95 ms',
         'queue p50 ms', 'queue p95 ms', 'idle queue p50',
@@ -180,15 +188,15 @@ def main():
         # Each run in its own process: importflow configures per process.
         out = subprocess.run(
             [sys.executable, __file__, '--one', str(workers),
-             str(args.imports), str(args.size)],
+             str(args.imports), str(args.size), str(args.concurrency)],
             capture_output=True, text=True)
         if out.returncode:
             sys.exit('benchmark failed:\n' + out.stderr[-3000:])
         print(out.stdout.strip().splitlines()[-1])
 
 
-def one(workers, imports, size):
-    r = run(workers, imports, size)
+def one(workers, imports, size, concurrency):
+    r = run(workers, imports, size, concurrency)
     print('%-8d %8d %7d %9.1f %9.0f %9.0f %12.0f %12.0f %14.0f %14.0f %8.0f%%'
           % (r['workers'], r['imports'], r['failed'], r['per_s'],
              r['p50_ms'], r['p95_ms'], r['queue_p50_ms'], r['queue_p95_ms'],
@@ -197,7 +205,7 @@ def one(workers, imports, size):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) == 5 and sys.argv[1] == '--one':
+    if len(sys.argv) == 6 and sys.argv[1] == '--one':
         one(*map(int, sys.argv[2:]))
     else:
         main()
