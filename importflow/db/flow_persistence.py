@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from taskflow import exceptions as tf_exc
 from taskflow.persistence.backends import impl_sqlalchemy
 from taskflow.persistence import models as tf_models
+from taskflow import states as tf_states
 from taskflow import storage as tf_storage
 
 from importflow.conf import CONF
@@ -69,8 +70,9 @@ def _without_progress(meta):
 
 class _LeanConnection(impl_sqlalchemy.Connection):
 
-    def __init__(self, backend, upgrade_lock):
+    def __init__(self, backend, upgrade_lock, unrecorded_running):
         super().__init__(backend, upgrade_lock)
+        self._unrecorded_running = unrecorded_running
         self._updates = {}
         self._written = collections.OrderedDict()
         self._created = collections.OrderedDict()
@@ -176,10 +178,19 @@ class _LeanConnection(impl_sqlalchemy.Connection):
             _without_progress(held['meta']) == _without_progress(
                 values['meta'])
 
+    def _skipped(self, atom_detail, values):
+        """Whether nothing of the atom is to be written now: its row holds
+        ``values`` already, or it is running and its RUNNING state is not
+        recorded (the row keeps its PENDING state)."""
+        if atom_detail.state == tf_states.RUNNING and \
+                atom_detail.name in self._unrecorded_running:
+            return True
+        return self._unchanged(atom_detail.uuid, values)
+
     @db.retry_on_disconnect
     def update_atom_details(self, atom_detail):
         values = atom_detail.to_dict()
-        if self._unchanged(atom_detail.uuid, values):
+        if self._skipped(atom_detail, values):
             return atom_detail
         try:
             with self._engine.begin() as conn:
@@ -199,7 +210,7 @@ class _LeanConnection(impl_sqlalchemy.Connection):
         changed = {}
         for atom_detail in flow_detail:
             values = atom_detail.to_dict()
-            if not self._unchanged(atom_detail.uuid, values):
+            if not self._skipped(atom_detail, values):
                 changed[atom_detail.uuid] = (atom_detail, values)
         flow_unchanged = self._held(flow_detail.uuid) == flow_values
         if flow_unchanged and not changed:
@@ -240,15 +251,17 @@ class _LeanConnection(impl_sqlalchemy.Connection):
 
 class _SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):
 
-    def __init__(self, options, engine=None):
+    def __init__(self, options, engine=None, unrecorded_running=()):
         super().__init__(options, engine=engine)
+        self._unrecorded_running = unrecorded_running
         self._lock = threading.Lock()
         self._connection = None
 
     def get_connection(self):
         with self._lock:
             if self._connection is None:
-                self._connection = _LeanConnection(self, self._upgrade_lock)
+                self._connection = _LeanConnection(
+                    self, self._upgrade_lock, self._unrecorded_running)
                 if not self._validated:
                     self._connection.validate(max_retries=self._max_retries)
                     self._validated = True
@@ -260,11 +273,18 @@ class _SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):
         super().close()
 
 
-def backend():
-    """A taskflow persistence backend; ``close()`` it when done."""
+def backend(unrecorded_running=()):
+    """A taskflow persistence backend; ``close()`` it when done.
+
+    :param unrecorded_running: names of atoms whose RUNNING state is not
+        written: an interrupted one stays PENDING and is run again.
+    """
     options = conf()
-    if options['connection'].startswith('sqlite'):
-        return _SharedConnectionBackend(options)
-    # One pool for the image and flow tables: a separate one for taskflow
-    # kept too few connections and opened a new one for nearly every import.
-    return _SharedConnectionBackend(options, engine=db.get_engine())
+    engine = None
+    if not options['connection'].startswith('sqlite'):
+        # One pool for the image and flow tables: a separate one for
+        # taskflow kept too few connections and opened a new one for
+        # nearly every import.
+        engine = db.get_engine()
+    return _SharedConnectionBackend(options, engine=engine,
+                                    unrecorded_running=unrecorded_running)

@@ -108,9 +108,12 @@ def _staged_intact(image_id, pre_import):
 class Commit(base.ImportTask):
     """Make the result permanent (import-semantics 6.4). Never undone."""
 
+    NAME = 'commit'
+    records_running = False
+
     def __init__(self, task_id, image_id, method, all_must_succeed,
                  store_ids):
-        super().__init__(task_id, image_id, name='commit')
+        super().__init__(task_id, image_id, name=self.NAME)
         self.method_name = method
         self.all_must_succeed = all_must_succeed
         self.store_ids = store_ids
@@ -143,8 +146,11 @@ class Commit(base.ImportTask):
 class Cleanup(base.ImportTask):
     """Delete every staging file of the image."""
 
+    NAME = 'cleanup'
+    records_running = False
+
     def __init__(self, task_id, image_id):
-        super().__init__(task_id, image_id, name='cleanup')
+        super().__init__(task_id, image_id, name=self.NAME)
 
     def execute(self):
         self.runtime.progress.enter(c.PHASE_FINISHING)
@@ -154,8 +160,11 @@ class Cleanup(base.ImportTask):
 class Complete(base.ImportTask):
     """Final image state; the runner then ends the task and drops the lock."""
 
+    NAME = 'complete'
+    records_running = False
+
     def __init__(self, task_id, image_id, store_ids):
-        super().__init__(task_id, image_id, name='complete')
+        super().__init__(task_id, image_id, name=self.NAME)
         self.store_ids = store_ids
 
     def execute(self):

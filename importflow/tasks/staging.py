@@ -11,10 +11,12 @@ from importflow.tasks import base
 
 
 class VerifyStaging(base.ImportTask):
+    NAME = 'verify-staging'
     default_provides = c.KEY_STAGED_PATH
+    records_running = False
 
     def __init__(self, task_id, image_id, method):
-        super().__init__(task_id, image_id, name='verify-staging')
+        super().__init__(task_id, image_id, name=self.NAME)
         self.method_name = method
 
     def execute(self):

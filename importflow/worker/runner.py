@@ -25,6 +25,7 @@ from importflow.db import flow_persistence
 from importflow.flows import import_flow
 from importflow.rpc import notifier
 from importflow import stores
+from importflow.tasks import base as tasks_base
 from importflow.worker import runtime as runtime_mod
 
 LOG = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class ImportRunner:
 
     def __init__(self, worker_id):
         self.worker_id = worker_id
-        self._backend = flow_persistence.backend()
+        self._backend = flow_persistence.backend(
+            unrecorded_running=tasks_base.UNRECORDED_RUNNING)
 
     def close(self):
         self._backend.close()
@@ -155,19 +157,21 @@ class ImportRunner:
                 takeovers <= CONF.image_import_opts.max_task_takeovers:
             return
         rt.stop('Import reverted after worker failure: %s'
-                % self._interrupted_step(task['id']))
+                % self._interrupted_step(task))
 
-    def _interrupted_step(self, task_id):
+    def _interrupted_step(self, task):
         with contextlib.closing(self._backend.get_connection()) as conn:
             try:
-                book = conn.get_logbook(task_id)
+                book = conn.get_logbook(task['id'])
             except tf_exc.NotFound:
                 return 'start'
         for flow_detail in book:
             for atom in flow_detail:
                 if atom.state == 'RUNNING':
                     return atom.name
-        return 'unknown step'
+        # An atom whose RUNNING state is not recorded: name its phase.
+        return '%s phase' % (task.get('progress') or {}).get(
+            'phase', 'unknown')
 
     def _run_engine(self, task, rt):
         LOG.info('Task %s: running import of image %s (attempt %d)',

@@ -2,6 +2,7 @@
 what it writes is what taskflow's own backend reads back."""
 
 import contextlib
+import threading
 import uuid
 
 import pytest
@@ -270,3 +271,82 @@ def test_saving_a_book_that_exists_merges_it(conn, book_id):
     conn.save_logbook(book)
     assert _states(book_id) == {'a': ('SUCCESS', None)}
     assert len(_read_back(book_id)[1]) == 2
+
+
+def test_an_unrecorded_atom_stays_pending_while_it_runs(env, book_id):
+    backend = flow_persistence.backend(unrecorded_running={'quiet'})
+    try:
+        with contextlib.closing(backend.get_connection()) as conn:
+            book = tf_models.LogBook('b', uuid=book_id)
+            flow = tf_models.FlowDetail('f', str(uuid.uuid4()))
+            book.add(flow)
+            conn.save_logbook(book)
+            atoms = {}
+            for name in ('quiet', 'loud'):
+                atoms[name] = tf_models.TaskDetail(name, str(uuid.uuid4()))
+                atoms[name].state = 'PENDING'
+                flow.add(atoms[name])
+            conn.update_flow_details(flow)
+            for atom in atoms.values():
+                atom.state = 'RUNNING'
+                conn.update_atom_details(atom)
+            assert _states(book_id) == {'quiet': ('PENDING', None),
+                                        'loud': ('RUNNING', None)}
+            atoms['quiet'].state = 'SUCCESS'
+            atoms['quiet'].results = 'done'
+            conn.update_atom_details(atoms['quiet'])
+            assert _states(book_id)['quiet'] == ('SUCCESS', 'done')
+    finally:
+        backend.close()
+
+
+
+class Record(tf_task.Task):
+    """Adds one; its first run hangs until released, as on a dead worker."""
+
+    def __init__(self, runs, entered, release):
+        super().__init__('record')
+        self.runs, self.entered, self.release = runs, entered, release
+
+    def execute(self, doubled):
+        self.runs.append(doubled)
+        if len(self.runs) == 1:
+            self.entered.set()
+            self.release.wait()
+            raise RuntimeError('the dead worker wakes up')
+        return doubled + 1
+
+
+def test_an_interrupted_unrecorded_atom_runs_again_on_resume(env, book_id):
+    runs, entered, release = [], threading.Event(), threading.Event()
+
+    def flow():
+        return linear_flow.Flow('f').add(
+            Double('double'), Record(runs, entered, release))
+
+    first = flow_persistence.backend(unrecorded_running={'record'})
+    dead = threading.Thread(target=lambda: pytest.raises(
+        RuntimeError, _run, first, flow(), book_id, {'number': 21}))
+    dead.start()
+    try:
+        assert entered.wait(10)
+        states = _states(book_id)
+        assert (states['double'], states['record']) == (
+            ('SUCCESS', 42), ('PENDING', None))
+        # The next owner resumes the persisted flow: 'record' runs again.
+        second = flow_persistence.backend(unrecorded_running={'record'})
+        try:
+            with contextlib.closing(second.get_connection()) as conn:
+                book = conn.get_logbook(book_id)
+            engines.load(flow(), flow_detail=list(book)[0], book=book,
+                         backend=second).run()
+        finally:
+            second.close()
+        states = _states(book_id)
+        assert runs == [42, 42]
+        assert (states['double'], states['record']) == (
+            ('SUCCESS', 42), ('SUCCESS', 43))
+    finally:
+        release.set()
+        dead.join()
+        first.close()
