@@ -187,7 +187,7 @@ def _check_staging_space(needed):
 
 
 def _write_capped(data, path, cap):
-    chunk_size = CONF.image_import_opts.copy_chunk_size
+    chunk_size = CONF.image_import_opts.staging_chunk_size
     written = 0
     try:
         with open(path, 'xb') as out:

@@ -151,7 +151,7 @@ class Decompress(base.TransformTask):
                     self.runtime.check)
                 return _write_limited(
                     reader, output, limit,
-                    CONF.image_import_opts.copy_chunk_size)
+                    CONF.image_import_opts.staging_chunk_size)
         except _RatioExceeded:
             if ratio is None:
                 raise exceptions.SizeCapExceeded(PLUGIN, limit)

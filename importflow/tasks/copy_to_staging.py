@@ -64,7 +64,7 @@ class CopyToStaging(base.ImportTask):
                 _HashingReader(chunks, hasher), counter, CONF.image_size_cap,
                 'copy-image', self.runtime.check)
             written = streaming.stream_to_file(
-                reader, path, CONF.image_import_opts.copy_chunk_size)
+                reader, path, CONF.image_import_opts.staging_chunk_size)
             self._verify(path, image, written, hasher.hexdigest(), store_id)
             progress.finish_phase(c.PHASE_COPY_TO_STAGING)
             return

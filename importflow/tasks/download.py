@@ -43,7 +43,7 @@ class WebDownloadToStaging(base.ImportTask):
                                              self.runtime.check)
             try:
                 written = streaming.stream_to_file(
-                    reader, path, CONF.image_import_opts.copy_chunk_size)
+                    reader, path, CONF.image_import_opts.staging_chunk_size)
             except (exceptions.ImportflowError, OSError):
                 raise
             except Exception as exc:

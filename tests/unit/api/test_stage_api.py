@@ -59,7 +59,7 @@ def test_chunked_upload_streams_in_bounded_reads(api, env):
     assert resp.status_code == 204, _text(resp)
     assert resp.get_data() == b''
     assert stream.consumed == len(data)
-    assert stream.max_read <= CONF.image_import_opts.copy_chunk_size
+    assert stream.max_read <= CONF.image_import_opts.staging_chunk_size
     shown = api.show(image['id'])
     assert shown['status'] == 'uploading'
     assert shown['size'] == len(data)
