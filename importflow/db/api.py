@@ -829,19 +829,25 @@ def task_heartbeat(task_id, worker_id, lease_seconds, progress=None,
 
 @retry_on_disconnect
 def task_finish(task_id, worker_id, status, message, result, progress):
-    """Write the terminal status; only the lease owner may.
+    """Write the terminal status and drop the image's lock, in one
+    transaction; only the lease owner may.
 
-    :returns: the finished task, or None if this worker did not own it.
+    :returns: the finished task, or None if this worker did not own it
+        (nothing changed then).
     """
     now = utils.utcnow()
     ttl = datetime.timedelta(hours=CONF.task.task_time_to_live)
     with transaction() as conn:
-        return _task_updated(conn, task_id, tasks.update().where(
+        task = _task_updated(conn, task_id, tasks.update().where(
             tasks.c.id == task_id, tasks.c.lease_owner == worker_id,
             tasks.c.status == c.TASK_PROCESSING).values(
                 status=status, message=message, result=result,
                 progress=progress, updated_at=now, expires_at=now + ttl,
                 lease_expires_at=None))
+        if task is not None:
+            conn.execute(_prebuilt('lock_delete', _lock_delete),
+                         {'image_id': task['image_id'], 'value': task_id})
+        return task
 
 
 @retry_on_disconnect

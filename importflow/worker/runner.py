@@ -220,7 +220,8 @@ class ImportRunner:
             book=book, **options)
 
     def _finish(self, rt, error):
-        """Task result and terminal status, then the lock, in that order."""
+        """Task result and terminal status with the lock dropped (one
+        transaction), then the flow is forgotten."""
         success = error is None or rt.committed
         rt.progress.message()   # the final 'Copied N MiB'
         message = (_success_message(rt) if success
@@ -245,7 +246,6 @@ class ImportRunner:
             LOG.warning('Task %s: lease lost before the end; %s not '
                         'recorded here', rt.task_id, status)
             return db.task_get(rt.task_id)
-        db.lock_release(rt.image_id, rt.task_id)
         self._forget_flow(rt.task_id)
         notifier.task_event('task.%s' % status, task)
         LOG.info('Task %s: %s: %s', rt.task_id, status, message)

@@ -74,12 +74,14 @@ def test_claim_and_finish_return_the_task_they_wrote(database):
     assert db.task_claim(task_id, 'worker-b', 60) is None
     assert db.task_finish(task_id, 'worker-b', 'success', 'm', {}, {}) \
         is None
+    assert db.lock_holder(image_id) == task_id
     done = db.task_finish(task_id, 'worker-a', 'success', 'done',
                           {'image_id': image_id}, {'phase': 'done'})
     assert (done['status'], done['message'], done['result'],
             done['progress'], done['lease_expires_at']) == (
         'success', 'done', {'image_id': image_id}, {'phase': 'done'}, None)
     assert db.task_get(task_id) == done
+    assert db.lock_holder(image_id) is None
 
 
 def test_a_claim_after_the_lease_expired_is_a_takeover(database):
