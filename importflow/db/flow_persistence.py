@@ -15,6 +15,13 @@ Two costs of taskflow's own backend dominated a small import's CPU time:
   update skips the rows that already hold their values, and sends nothing
   when none changed; taskflow's automatic per-atom progress marks are not
   written.
+- a new book was looked up before its INSERT, and so was each new atom
+  of a flow; a flow this connection created needs neither, and its new
+  atoms go in one statement.
+
+The RUNNING state of the atoms named in ``unrecorded_running`` is not
+written at all: they have nothing to revert and are safe to rerun, so an
+interrupted one left PENDING is simply run again by the next owner.
 
 Every operation taskflow and the runner use is retried on a dropped
 database connection (taskflow would fail the flow with StorageFailure): each
