@@ -4,6 +4,7 @@ cotyledon runs ``[worker] workers`` processes, forwards SIGTERM for a
 graceful stop and SIGHUP to reload mutable options.
 """
 
+import gc
 import sys
 import threading
 
@@ -30,6 +31,10 @@ class WorkerService(cotyledon.Service):
 
     def run(self):
         self.worker.start()
+        # What is loaded by now lives as long as the process: the garbage
+        # collector's full passes need not walk it again and again (a few
+        # percent of the CPU of a small import).
+        gc.freeze()
         threading.Event().wait()   # cotyledon calls terminate() on SIGTERM
 
     def terminate(self):
