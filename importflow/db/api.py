@@ -503,7 +503,9 @@ _PREBUILT = {}
 def _prebuilt(key, build):
     """The statement of shape ``key``, built once: a reused statement skips
     SQLAlchemy's construction and cache-key work, which cost a worker more
-    CPU than executing the statement did."""
+    CPU than executing the statement did. Fixed shapes are module
+    constants; this serves the ones that vary (the columns an UPDATE
+    sets)."""
     stmt = _PREBUILT.get(key)
     if stmt is None:
         stmt = _PREBUILT.setdefault(key, build())
@@ -530,41 +532,33 @@ def _image_update(keys, check_status, check_lock):
         {k: _bind(images.c[k], 'v_' + k) for k in keys})
 
 
-def _props_named():
-    return sa.select(props.c.name, props.c.value).where(
-        props.c.image_id == _bind(props.c.image_id),
-        props.c.name.in_(_bind(props.c.name, 'names', expanding=True)))
-
-
-def _prop_update():
-    return props.update().where(
-        props.c.image_id == _bind(props.c.image_id, 'w_image_id'),
-        props.c.name == _bind(props.c.name, 'w_name')).values(
-        value=_bind(props.c.value, 'v_value'))
-
-
-def _props_delete():
-    return props.delete().where(
-        props.c.image_id == _bind(props.c.image_id),
-        props.c.name.in_(_bind(props.c.name, 'names', expanding=True)))
-
-
-def _lock_delete():
-    return props.delete().where(
-        props.c.image_id == _bind(props.c.image_id),
-        props.c.name == c.PROP_IMPORT_TASK,
-        props.c.value == _bind(props.c.value))
-
-
-def _mark_committed():
-    return tasks.update().where(
-        tasks.c.id == _bind(tasks.c.id, 'w_id')).values(committed=True)
-
-
 def _lock_held_by(image_id, task_id):
     return sa.exists().where(props.c.image_id == image_id,
                              props.c.name == c.PROP_IMPORT_TASK,
                              props.c.value == task_id)
+
+
+# Statements of a fixed shape, built once (see _prebuilt).
+_PROPS_NAMED = sa.select(props.c.name, props.c.value).where(
+    props.c.image_id == _bind(props.c.image_id),
+    props.c.name.in_(_bind(props.c.name, 'names', expanding=True)))
+_PROP_UPDATE = props.update().where(
+    props.c.image_id == _bind(props.c.image_id, 'w_image_id'),
+    props.c.name == _bind(props.c.name, 'w_name')).values(
+    value=_bind(props.c.value, 'v_value'))
+_PROPS_DELETE = props.delete().where(
+    props.c.image_id == _bind(props.c.image_id),
+    props.c.name.in_(_bind(props.c.name, 'names', expanding=True)))
+_LOCK_DELETE = props.delete().where(
+    props.c.image_id == _bind(props.c.image_id),
+    props.c.name == c.PROP_IMPORT_TASK,
+    props.c.value == _bind(props.c.value))
+_MARK_COMMITTED = tasks.update().where(
+    tasks.c.id == _bind(tasks.c.id, 'w_id')).values(committed=True)
+
+
+def _release_lock(conn, image_id, task_id):
+    conn.execute(_LOCK_DELETE, {'image_id': image_id, 'value': task_id})
 
 
 def _explain_failed_save(conn, image_id, task_id, expected_status):
@@ -599,7 +593,7 @@ def _change_lists(conn, image_id, add, remove):
     image lacks is created (empty if nothing is added), one that does not
     change is not written."""
     names = sorted(set(add) | set(remove))
-    held = dict(conn.execute(_prebuilt('props_named', _props_named), {
+    held = dict(conn.execute(_PROPS_NAMED, {
         'image_id': image_id, 'names': names}).all())
     for name in names:
         members = set(utils.split_list(held.get(name)))
@@ -610,7 +604,7 @@ def _change_lists(conn, image_id, add, remove):
             conn.execute(props.insert(), {'image_id': image_id,
                                           'name': name, 'value': value})
         elif held[name] != value:
-            conn.execute(_prebuilt('prop_update', _prop_update), {
+            conn.execute(_PROP_UPDATE, {
                 'w_image_id': image_id, 'w_name': name, 'v_value': value})
 
 
@@ -652,7 +646,7 @@ def image_save(image_id, *, task_id=None, expected_status=None, values=None,
         for name, value in (set_props or {}).items():
             _set_property(conn, image_id, name, value)
         if remove_props:
-            conn.execute(_prebuilt('props_delete', _props_delete), {
+            conn.execute(_PROPS_DELETE, {
                 'image_id': image_id, 'names': list(remove_props)})
         if add_to_lists or remove_from_lists:
             _change_lists(conn, image_id, add_to_lists or {},
@@ -669,8 +663,7 @@ def image_save(image_id, *, task_id=None, expected_status=None, values=None,
                 add_location, image_id=image_id, task_id=task_id,
                 created_at=utils.utcnow()))
         if mark_committed and task_id:
-            conn.execute(_prebuilt('mark_committed', _mark_committed),
-                         {'w_id': task_id})
+            conn.execute(_MARK_COMMITTED, {'w_id': task_id})
 
 
 @retry_on_disconnect
@@ -709,8 +702,7 @@ def lock_holder(image_id):
 def lock_release(image_id, task_id):
     """Remove the lock if, and only if, it names ``task_id``."""
     with transaction() as conn:
-        conn.execute(_prebuilt('lock_delete', _lock_delete),
-                     {'image_id': image_id, 'value': task_id})
+        _release_lock(conn, image_id, task_id)
 
 
 # ----------------------------------------------------------------- tasks
@@ -845,8 +837,7 @@ def task_finish(task_id, worker_id, status, message, result, progress):
                 progress=progress, updated_at=now, expires_at=now + ttl,
                 lease_expires_at=None))
         if task is not None:
-            conn.execute(_prebuilt('lock_delete', _lock_delete),
-                         {'image_id': task['image_id'], 'value': task_id})
+            _release_lock(conn, task['image_id'], task_id)
         return task
 
 
