@@ -1,11 +1,14 @@
 """Image and task rows on the real database servers: an image comes back
 with its properties, tags and locations (read in one query whose casts
 differ per dialect), alone and in a list page; a task claim and finish
-return the row they wrote (UPDATE ... RETURNING where the server has it)."""
+return the row they wrote (UPDATE ... RETURNING where the server has it);
+a lone statement runs without a transaction on PostgreSQL, and the pooled
+connection it used is transactional again afterwards."""
 
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from importflow import conf as importflow_conf
 from importflow.db import api as db
@@ -92,3 +95,37 @@ def test_a_claim_after_the_lease_expired_is_a_takeover(database):
     assert db.task_claim(task_id, 'worker-a', -1)['attempt'] == 1
     taken = db.task_claim(task_id, 'worker-b', 60)
     assert (taken['lease_owner'], taken['attempt']) == ('worker-b', 2)
+
+
+def test_a_heartbeat_renews_the_owners_lease_and_hears_a_stop(database):
+    image_id = _image()
+    task_id = str(uuid.uuid4())
+    db.task_create_locked({'id': task_id, 'type': 'api_image_import',
+                           'image_id': image_id, 'input': {}}, ['queued'])
+    claimed = db.task_claim(task_id, 'worker-a', 5)
+    assert db.task_heartbeat(task_id, 'worker-a', 600, progress={'p': 1},
+                             message='Copied 1 MiB') == (True, None)
+    task = db.task_get(task_id)
+    assert task['lease_expires_at'] > claimed['lease_expires_at']
+    assert (task['progress'], task['message']) == ({'p': 1}, 'Copied 1 MiB')
+    assert db.task_request_stop(task_id, 'aborted by admin')
+    assert db.task_heartbeat(task_id, 'worker-a', 600) == (
+        True, 'aborted by admin')
+    assert db.task_heartbeat(task_id, 'worker-b', 600) == (False, None)
+    assert db.task_get(task_id)['lease_owner'] == 'worker-a'
+
+
+def test_a_connection_is_transactional_after_a_lone_statement(database):
+    image_id = _image()
+    engine = db.get_engine()
+    engine.dispose()
+    with db.single_statement() as conn:
+        conn.execute(sa.text("UPDATE images SET name = 'one' WHERE id = :id"),
+                     {'id': image_id})
+    assert engine.pool.checkedin() == 1   # the next checkout gets it back
+    with pytest.raises(RuntimeError):
+        with db.transaction() as conn:
+            conn.execute(sa.text("UPDATE images SET name = 'two' "
+                                 "WHERE id = :id"), {'id': image_id})
+            raise RuntimeError('fails after its first write')
+    assert db.image_get(image_id)['name'] == 'one'
