@@ -841,10 +841,13 @@ def task_heartbeat(task_id, worker_id, lease_seconds, progress=None,
 
 
 @retry_on_disconnect
-def task_finish(task_id, worker_id, status, message, result, progress):
+def task_finish(task_id, worker_id, status, message, result, progress,
+                also=()):
     """Write the terminal status and drop the image's lock, in one
     transaction; only the lease owner may.
 
+    :param also: statements for the same transaction once the task is
+        finished (the runner's: forget the task's flow).
     :returns: the finished task, or None if this worker did not own it
         (nothing changed then).
     """
@@ -859,6 +862,8 @@ def task_finish(task_id, worker_id, status, message, result, progress):
                 lease_expires_at=None))
         if task is not None:
             _release_lock(conn, task['image_id'], task_id)
+            for statement in also:
+                conn.execute(statement)
         return task
 
 

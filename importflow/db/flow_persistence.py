@@ -21,9 +21,12 @@ Two costs of taskflow's own backend dominated a small import's CPU time:
 - most saves are one UPDATE; those run as a lone statement, without a
   transaction around it (``db.single_statement``).
 
-The RUNNING state of the atoms named in ``unrecorded_running`` is not
-written at all: they have nothing to revert and are safe to rerun, so an
-interrupted one left PENDING is simply run again by the next owner.
+The states given in ``unrecorded_states`` for an atom are not written at
+all: such an atom has nothing to revert and is safe to rerun, so one left
+PENDING is simply run again by the next owner. Nor is a flow's SUCCESS,
+unless ``records_flow_success``: the runner deletes a finished flow in the
+task's final transaction, and one left RUNNING with its atoms done
+finishes at once when resumed.
 
 Every operation taskflow and the runner use is retried on a dropped
 database connection (taskflow would fail the flow with StorageFailure): each
@@ -79,9 +82,11 @@ def _without_progress(meta):
 
 class _LeanConnection(impl_sqlalchemy.Connection):
 
-    def __init__(self, backend, upgrade_lock, unrecorded_running):
+    def __init__(self, backend, upgrade_lock, unrecorded_states,
+                 records_flow_success):
         super().__init__(backend, upgrade_lock)
-        self._unrecorded_running = unrecorded_running
+        self._unrecorded_states = unrecorded_states
+        self._records_flow_success = records_flow_success
         self._updates = {}
         self._written = collections.OrderedDict()
         self._created = collections.OrderedDict()
@@ -167,13 +172,15 @@ class _LeanConnection(impl_sqlalchemy.Connection):
     def get_logbook(self, book_uuid, lazy=False):
         return super().get_logbook(book_uuid, lazy=lazy)
 
-    @db.retry_on_disconnect
-    def destroy_logbook(self, book_uuid):
+    def logbook_delete(self, book_uuid):
+        """The DELETE of a book, its flows and their atoms (they cascade),
+        for a transaction of the caller's."""
         with self._written_lock:
             for flow_uuid in [u for u, (book, _) in self._created.items()
                               if book == book_uuid]:
                 del self._created[flow_uuid]
-        return super().destroy_logbook(book_uuid)
+        logbooks = self._tables.logbooks
+        return logbooks.delete().where(logbooks.c.uuid == book_uuid)
 
     def _unchanged(self, atom_uuid, values):
         """Whether the atom's row already holds ``values``, progress marks
@@ -189,10 +196,10 @@ class _LeanConnection(impl_sqlalchemy.Connection):
 
     def _skipped(self, atom_detail, values):
         """Whether nothing of the atom is to be written now: its row holds
-        ``values`` already, or it is running and its RUNNING state is not
-        recorded (the row keeps its PENDING state)."""
-        if atom_detail.state == tf_states.RUNNING and \
-                atom_detail.name in self._unrecorded_running:
+        ``values`` already, or its state is not recorded (the row keeps
+        its PENDING state)."""
+        if atom_detail.state in self._unrecorded_states.get(
+                atom_detail.name, ()):
             return True
         return self._unchanged(atom_detail.uuid, values)
 
@@ -221,10 +228,13 @@ class _LeanConnection(impl_sqlalchemy.Connection):
             values = atom_detail.to_dict()
             if not self._skipped(atom_detail, values):
                 changed[atom_detail.uuid] = (atom_detail, values)
-        flow_unchanged = self._held(flow_detail.uuid) == flow_values
+        unrecorded = flow_detail.state == tf_states.SUCCESS and \
+            not self._records_flow_success
+        flow_unchanged = unrecorded or \
+            self._held(flow_detail.uuid) == flow_values
         if flow_unchanged and not changed:
             return flow_detail
-        written = {flow_detail.uuid: flow_values}
+        written = {} if unrecorded else {flow_detail.uuid: flow_values}
         atoms = self._tables.atomdetails
         unknown = [u for u in changed if self._held(u) is None]
         one_update = not unknown and len(changed) + (not flow_unchanged) == 1
@@ -262,9 +272,11 @@ class _LeanConnection(impl_sqlalchemy.Connection):
 
 class _SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):
 
-    def __init__(self, options, engine=None, unrecorded_running=()):
+    def __init__(self, options, engine=None, unrecorded_states=None,
+                 records_flow_success=True):
         super().__init__(options, engine=engine)
-        self._unrecorded_running = unrecorded_running
+        self._unrecorded_states = unrecorded_states or {}
+        self._records_flow_success = records_flow_success
         self._lock = threading.Lock()
         self._connection = None
 
@@ -272,7 +284,8 @@ class _SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):
         with self._lock:
             if self._connection is None:
                 self._connection = _LeanConnection(
-                    self, self._upgrade_lock, self._unrecorded_running)
+                    self, self._upgrade_lock, self._unrecorded_states,
+                    self._records_flow_success)
                 if not self._validated:
                     self._connection.validate(max_retries=self._max_retries)
                     self._validated = True
@@ -284,11 +297,13 @@ class _SharedConnectionBackend(impl_sqlalchemy.SQLAlchemyBackend):
         super().close()
 
 
-def backend(unrecorded_running=()):
+def backend(unrecorded_states=None, records_flow_success=True):
     """A taskflow persistence backend; ``close()`` it when done.
 
-    :param unrecorded_running: names of atoms whose RUNNING state is not
-        written: an interrupted one stays PENDING and is run again.
+    :param unrecorded_states: {atom name: states of it that are not
+        written}; such an atom stays PENDING instead, and is run again.
+    :param records_flow_success: False for a user that deletes a flow once
+        it succeeded.
     """
     options = conf()
     engine = None
@@ -297,5 +312,6 @@ def backend(unrecorded_running=()):
         # taskflow kept too few connections and opened a new one for
         # nearly every import.
         engine = db.get_engine()
-    return _SharedConnectionBackend(options, engine=engine,
-                                    unrecorded_running=unrecorded_running)
+    return _SharedConnectionBackend(
+        options, engine=engine, unrecorded_states=unrecorded_states,
+        records_flow_success=records_flow_success)

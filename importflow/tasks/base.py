@@ -16,23 +16,26 @@ from importflow.worker import runtime as runtime_mod
 
 LOG = logging.getLogger(__name__)
 
-# Names of the atoms whose RUNNING state is not saved (records_running).
-UNRECORDED_RUNNING = set()
+# {atom name: its states that are not saved} (unrecorded_states).
+UNRECORDED_STATES = {}
 
 
 class ImportTask(task.Task):
     """An atom of the import of ``image_id`` by task ``task_id``."""
 
-    # False for an atom (named NAME) with nothing to revert whose rerun is
-    # safe: if it is interrupted, the next owner runs it again from its
-    # start whether or not its RUNNING state was saved, so that state is
-    # not written (one transaction less per atom and import).
-    records_running = True
+    # States of this atom (named NAME) that are not saved: one transaction
+    # less each, per atom and import.
+    # - RUNNING, for an atom with nothing to revert whose rerun is safe:
+    #   an interrupted one stays PENDING and the next owner runs it again.
+    # - SUCCESS as well, for such an atom that no later atom needs a result
+    #   from and that only later atoms of the same kind follow: after a
+    #   crash the next owner runs it again even if it had finished.
+    unrecorded_states = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if not cls.records_running:
-            UNRECORDED_RUNNING.add(cls.NAME)
+        if cls.unrecorded_states:
+            UNRECORDED_STATES[cls.NAME] = frozenset(cls.unrecorded_states)
 
     def __init__(self, task_id, image_id, name, **kwargs):
         super().__init__(name=name, **kwargs)

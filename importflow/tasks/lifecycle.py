@@ -1,6 +1,7 @@
 """Start, Commit, Cleanup and Complete: the frame of every import flow."""
 
 from oslo_log import log as logging
+from taskflow import states as tf_states
 
 from importflow.common import constants as c
 from importflow.common import exceptions
@@ -109,7 +110,7 @@ class Commit(base.ImportTask):
     """Make the result permanent (import-semantics 6.4). Never undone."""
 
     NAME = 'commit'
-    records_running = False
+    unrecorded_states = (tf_states.RUNNING,)
 
     def __init__(self, task_id, image_id, method, all_must_succeed,
                  store_ids):
@@ -147,7 +148,7 @@ class Cleanup(base.ImportTask):
     """Delete every staging file of the image."""
 
     NAME = 'cleanup'
-    records_running = False
+    unrecorded_states = (tf_states.RUNNING, tf_states.SUCCESS)
 
     def __init__(self, task_id, image_id):
         super().__init__(task_id, image_id, name=self.NAME)
@@ -161,7 +162,7 @@ class Complete(base.ImportTask):
     """Final image state; the runner then ends the task and drops the lock."""
 
     NAME = 'complete'
-    records_running = False
+    unrecorded_states = (tf_states.RUNNING, tf_states.SUCCESS)
 
     def __init__(self, task_id, image_id, store_ids):
         super().__init__(task_id, image_id, name=self.NAME)

@@ -2,6 +2,8 @@
 
 import os
 
+from taskflow import states as tf_states
+
 from importflow.common import constants as c
 from importflow.common import exceptions
 from importflow.conf import CONF
@@ -13,7 +15,7 @@ from importflow.tasks import base
 class VerifyStaging(base.ImportTask):
     NAME = 'verify-staging'
     default_provides = c.KEY_STAGED_PATH
-    records_running = False
+    unrecorded_states = (tf_states.RUNNING,)
 
     def __init__(self, task_id, image_id, method):
         super().__init__(task_id, image_id, name=self.NAME)

@@ -11,6 +11,7 @@ import threading
 import time
 
 from oslo_log import log as logging
+from oslo_utils import uuidutils
 from taskflow import engines
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import models as tf_models
@@ -95,8 +96,10 @@ class ImportRunner:
 
     def __init__(self, worker_id):
         self.worker_id = worker_id
+        # A finished flow goes in the task's final transaction (_finish).
         self._backend = flow_persistence.backend(
-            unrecorded_running=tasks_base.UNRECORDED_RUNNING)
+            unrecorded_states=tasks_base.UNRECORDED_STATES,
+            records_flow_success=False)
 
     def close(self):
         self._backend.close()
@@ -208,20 +211,29 @@ class ImportRunner:
             LOG.info('Task %s: resuming persisted flow', task['id'])
             return engines.load_from_detail(details[0], book=book,
                                             **options)
-        book = tf_models.LogBook(task['id'], uuid=task['id'])
         inputs = task['input']
-        return engines.load_from_factory(
-            FLOW_FACTORY, factory_kwargs={
-                'task_id': task['id'], 'task_type': task['type'],
-                'image_id': task['image_id'],
-                'import_req': inputs['import_req'],
-                'backend': inputs['backend'],
-                'context': task['context']},
-            book=book, **options)
+        factory_kwargs = {
+            'task_id': task['id'], 'task_type': task['type'],
+            'image_id': task['image_id'], 'import_req': inputs['import_req'],
+            'backend': inputs['backend'], 'context': task['context']}
+        flow = import_flow.get_import_flow(**factory_kwargs)
+        # What load_from_factory does, but the flow's factory (for a
+        # resume elsewhere) goes into the same INSERT as the flow itself
+        # rather than into an UPDATE right after it.
+        flow_detail = tf_models.FlowDetail(flow.name,
+                                           uuidutils.generate_uuid())
+        engines.save_factory_details(flow_detail, FLOW_FACTORY, [],
+                                     factory_kwargs)
+        book = tf_models.LogBook(task['id'], uuid=task['id'])
+        book.add(flow_detail)
+        with contextlib.closing(self._backend.get_connection()) as conn:
+            conn.save_logbook(book)
+        return engines.load(flow, flow_detail=flow_detail, book=book,
+                            **options)
 
     def _finish(self, rt, error):
-        """Task result and terminal status with the lock dropped (one
-        transaction), then the flow is forgotten."""
+        """Task result and terminal status, with the lock dropped and the
+        flow forgotten in the same transaction."""
         success = error is None or rt.committed
         rt.progress.message()   # the final 'Copied N MiB'
         message = (_success_message(rt) if success
@@ -238,25 +250,19 @@ class ImportRunner:
         if error is not None and success:
             LOG.warning('Task %s: error after commit, ending success: %s',
                         rt.task_id, error)
+        with contextlib.closing(self._backend.get_connection()) as conn:
+            forget_flow = conn.logbook_delete(rt.task_id)
         task = db.task_finish(rt.task_id, self.worker_id, status, message,
-                              result, progress.snapshot())
+                              result, progress.snapshot(), also=[forget_flow])
         if task is None:
             # The lease went to another worker meanwhile: the task, its
             # lock and its flow are that worker's now.
             LOG.warning('Task %s: lease lost before the end; %s not '
                         'recorded here', rt.task_id, status)
             return db.task_get(rt.task_id)
-        self._forget_flow(rt.task_id)
         notifier.task_event('task.%s' % status, task)
         LOG.info('Task %s: %s: %s', rt.task_id, status, message)
         return task
-
-    def _forget_flow(self, task_id):
-        with contextlib.closing(self._backend.get_connection()) as conn:
-            try:
-                conn.destroy_logbook(task_id)
-            except tf_exc.NotFound:
-                pass
 
 
 def _success_message(rt):

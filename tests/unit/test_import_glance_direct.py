@@ -1,6 +1,9 @@
 import hashlib
 
+import sqlalchemy as sa
+
 from importflow.common import constants as c
+from importflow.db import api as db
 
 
 def test_three_stores_hold_identical_bytes_and_hashes(client, env):
@@ -26,3 +29,25 @@ def test_three_stores_hold_identical_bytes_and_hashes(client, env):
         s: {'status': 'active', 'size': len(data)}
         for s in ('fast', 'cheap', 'backup')}}
     assert task['message'] == 'Copied 9 MiB'
+
+
+def _flow_rows():
+    with db.get_engine().connect() as conn:
+        return {table: conn.execute(sa.text(
+            'SELECT COUNT(*) FROM %s' % table)).scalar()
+            for table in ('logbooks', 'flowdetails', 'atomdetails')}
+
+
+def test_a_finished_import_leaves_no_flow_behind(client, env):
+    # The flow goes in the task's final transaction: its atoms with it.
+    nothing = {'logbooks': 0, 'flowdetails': 0, 'atomdetails': 0}
+    image_id, _data = env.staged_image(client)
+    task = client.wait(client.import_image(image_id)['id'], timeout=60)
+    assert task['status'] == c.TASK_SUCCESS, task['message']
+    assert _flow_rows() == nothing
+    env.break_store('fast')
+    image_id, _data = env.staged_image(client)
+    task = client.wait(client.import_image(image_id, stores_=['fast'])['id'],
+                       timeout=60)
+    assert task['status'] == c.TASK_FAILURE
+    assert _flow_rows() == nothing

@@ -274,7 +274,8 @@ def test_saving_a_book_that_exists_merges_it(conn, book_id):
 
 
 def test_an_unrecorded_atom_stays_pending_while_it_runs(env, book_id):
-    backend = flow_persistence.backend(unrecorded_running={'quiet'})
+    backend = flow_persistence.backend(
+        unrecorded_states={'quiet': {'RUNNING'}})
     try:
         with contextlib.closing(backend.get_connection()) as conn:
             book = tf_models.LogBook('b', uuid=book_id)
@@ -324,7 +325,8 @@ def test_an_interrupted_unrecorded_atom_runs_again_on_resume(env, book_id):
         return linear_flow.Flow('f').add(
             Double('double'), Record(runs, entered, release))
 
-    first = flow_persistence.backend(unrecorded_running={'record'})
+    first = flow_persistence.backend(
+        unrecorded_states={'record': {'RUNNING'}})
     dead = threading.Thread(target=lambda: pytest.raises(
         RuntimeError, _run, first, flow(), book_id, {'number': 21}))
     dead.start()
@@ -334,7 +336,8 @@ def test_an_interrupted_unrecorded_atom_runs_again_on_resume(env, book_id):
         assert (states['double'], states['record']) == (
             ('SUCCESS', 42), ('PENDING', None))
         # The next owner resumes the persisted flow: 'record' runs again.
-        second = flow_persistence.backend(unrecorded_running={'record'})
+        second = flow_persistence.backend(
+        unrecorded_states={'record': {'RUNNING'}})
         try:
             with contextlib.closing(second.get_connection()) as conn:
                 book = conn.get_logbook(book_id)
@@ -350,3 +353,43 @@ def test_an_interrupted_unrecorded_atom_runs_again_on_resume(env, book_id):
         release.set()
         dead.join()
         first.close()
+
+
+class Tail(tf_task.Task):
+    """Counts its runs; needs 'doubled' so it runs after Double."""
+
+    def __init__(self, runs):
+        super().__init__('tail')
+        self.runs = runs
+
+    def execute(self, doubled):
+        self.runs.append(doubled)
+
+
+def test_a_finished_atom_with_unrecorded_success_runs_again(env, book_id):
+    # The trailing atoms of an import: after a crash before the flow was
+    # deleted, the next owner runs them again.
+    runs = []
+    flow = linear_flow.Flow('f').add(Double('double'), Tail(runs))
+    first = flow_persistence.backend(
+        unrecorded_states={'tail': {'RUNNING', 'SUCCESS'}},
+        records_flow_success=False)
+    try:
+        _run(first, flow, book_id, {'number': 21})
+    finally:
+        first.close()
+    states = _states(book_id)
+    assert (states['double'], states['tail']) == (
+        ('SUCCESS', 42), ('PENDING', None))
+    assert _read_back(book_id)[1] == ['RUNNING']
+    second = flow_persistence.backend()
+    try:
+        with contextlib.closing(second.get_connection()) as conn:
+            book = conn.get_logbook(book_id)
+        engines.load(flow, flow_detail=list(book)[0], book=book,
+                     backend=second).run()
+    finally:
+        second.close()
+    assert runs == [42, 42]
+    assert _states(book_id)['tail'] == ('SUCCESS', None)
+    assert _read_back(book_id)[1] == ['SUCCESS']
