@@ -23,6 +23,7 @@ from importflow.common import utils
 from importflow.conf import CONF
 from importflow.db import api as db
 from importflow.db import flow_persistence
+from importflow.flows import engine
 from importflow.flows import import_flow
 from importflow.rpc import notifier
 from importflow import stores
@@ -183,7 +184,7 @@ class ImportRunner:
             # Nothing to overlap: the atoms run in this thread, without a
             # hand-over to a pool thread and back for each (under many
             # concurrent imports that cost ~10 ms of CPU per import).
-            self._load_engine(task, engine='serial').run()
+            self._load_engine(task, engine.SerialEngine, {}).run()
             return
         # The standard library pool stops at once; the engine's default
         # (futurist) pool idles for a second before its threads notice.
@@ -191,13 +192,12 @@ class ImportRunner:
             max_workers=CONF.image_import_opts.max_parallel_stores,
             thread_name_prefix='import-%s' % task['id'][:8])
         try:
-            self._load_engine(task, engine='parallel',
-                              executor=executor).run()
+            self._load_engine(task, engine.ParallelEngine,
+                              {'executor': executor}).run()
         finally:
             executor.shutdown(wait=True)
 
-    def _load_engine(self, task, **options):
-        options['backend'] = self._backend
+    def _load_engine(self, task, engine_cls, options):
         book = None
         if task['attempt'] > 1:
             # Only an earlier claim can have persisted a flow.
@@ -209,17 +209,17 @@ class ImportRunner:
         details = list(book) if book else []
         if details:
             LOG.info('Task %s: resuming persisted flow', task['id'])
-            return engines.load_from_detail(details[0], book=book,
-                                            **options)
+            return engine_cls(engines.flow_from_detail(details[0]),
+                              details[0], self._backend, options)
         inputs = task['input']
         factory_kwargs = {
             'task_id': task['id'], 'task_type': task['type'],
             'image_id': task['image_id'], 'import_req': inputs['import_req'],
             'backend': inputs['backend'], 'context': task['context']}
         flow = import_flow.get_import_flow(**factory_kwargs)
-        # What load_from_factory does, but the flow's factory (for a
-        # resume elsewhere) goes into the same INSERT as the flow itself
-        # rather than into an UPDATE right after it.
+        # What taskflow's load_from_factory does, but the flow's factory
+        # (for a resume elsewhere) goes into the same INSERT as the flow
+        # itself rather than into an UPDATE right after it.
         flow_detail = tf_models.FlowDetail(flow.name,
                                            uuidutils.generate_uuid())
         engines.save_factory_details(flow_detail, FLOW_FACTORY, [],
@@ -228,8 +228,7 @@ class ImportRunner:
         book.add(flow_detail)
         with contextlib.closing(self._backend.get_connection()) as conn:
             conn.save_logbook(book)
-        return engines.load(flow, flow_detail=flow_detail, book=book,
-                            **options)
+        return engine_cls(flow, flow_detail, self._backend, options)
 
     def _finish(self, rt, error):
         """Task result and terminal status, with the lock dropped and the
