@@ -3,6 +3,7 @@
 import os
 
 from oslo_log import log as logging
+from taskflow import states as tf_states
 
 from importflow.common import constants as c
 from importflow.common import exceptions
@@ -16,6 +17,26 @@ from importflow.tasks import streaming
 
 LOG = logging.getLogger(__name__)
 
+NAME_PREFIX = 'store-copy-'
+
+
+def restore_finished(progress, flow_detail):
+    """Put the copies a resumed flow finished before the takeover back
+    into the progress counters: they do not run again, and the heartbeat
+    of the worker that ran them may not have published their end."""
+    for atom in flow_detail:
+        if not atom.name.startswith(NAME_PREFIX) or \
+                atom.state != tf_states.SUCCESS or \
+                not isinstance(atom.results, dict):
+            continue
+        key = atom.name[len(NAME_PREFIX):]
+        if 'url' in atom.results:
+            counter = progress.store(key)
+            counter.bytes_done = counter.bytes_total = atom.results['size']
+            progress.set_store(key, c.STORE_ACTIVE)
+        elif 'error' in atom.results:
+            progress.set_store(key, c.STORE_FAILED, atom.results['error'])
+
 
 class StoreCopyCancelled(exceptions.ImportflowError):
     """Another store failed under all_stores_must_succeed=true."""
@@ -26,7 +47,7 @@ class StoreCopy(base.ImportTask):
     def __init__(self, task_id, image_id, store_id, all_must_succeed,
                  sets_importing):
         super().__init__(task_id, image_id,
-                         name='store-copy-%s' % stores.store_key(store_id),
+                         name=NAME_PREFIX + stores.store_key(store_id),
                          requires=[c.KEY_STAGED_PATH])
         self.store_id = store_id
         self.key = stores.store_key(store_id)

@@ -28,6 +28,7 @@ from importflow.flows import import_flow
 from importflow.rpc import notifier
 from importflow import stores
 from importflow.tasks import base as tasks_base
+from importflow.tasks import store_copy
 from importflow.worker import runtime as runtime_mod
 
 LOG = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class ImportRunner:
             # Nothing to overlap: the atoms run in this thread, without a
             # hand-over to a pool thread and back for each (under many
             # concurrent imports that cost ~10 ms of CPU per import).
-            self._load_engine(task, engine.SerialEngine, {}).run()
+            self._load_engine(task, rt, engine.SerialEngine, {}).run()
             return
         # The standard library pool stops at once; the engine's default
         # (futurist) pool idles for a second before its threads notice.
@@ -192,12 +193,12 @@ class ImportRunner:
             max_workers=CONF.image_import_opts.max_parallel_stores,
             thread_name_prefix='import-%s' % task['id'][:8])
         try:
-            self._load_engine(task, engine.ParallelEngine,
+            self._load_engine(task, rt, engine.ParallelEngine,
                               {'executor': executor}).run()
         finally:
             executor.shutdown(wait=True)
 
-    def _load_engine(self, task, engine_cls, options):
+    def _load_engine(self, task, rt, engine_cls, options):
         book = None
         if task['attempt'] > 1:
             # Only an earlier claim can have persisted a flow.
@@ -209,6 +210,7 @@ class ImportRunner:
         details = list(book) if book else []
         if details:
             LOG.info('Task %s: resuming persisted flow', task['id'])
+            store_copy.restore_finished(rt.progress, details[0])
             return engine_cls(engines.flow_from_detail(details[0]),
                               details[0], self._backend, options)
         inputs = task['input']

@@ -27,7 +27,7 @@ def test_cached_argument_mappings_are_taskflows(monkeypatch):
     assert base._ARG_MAPPINGS   # the second set came from the cache
     monkeypatch.setattr(base.ImportTask, '_build_arg_mapping',
                         tf_task.Task._build_arg_mapping)
-    for atom, again, uncached in zip(first, cached, _atoms()):
+    for atom, again, uncached in zip(first, cached, _atoms(), strict=True):
         assert _mappings(atom) == _mappings(again) == _mappings(uncached)
     # Each atom owns its mapping.
     cached[2].rebind['extra'] = 'x'
