@@ -113,10 +113,14 @@ def test_database_connections_dropped_mid_import(deployment, tmp_path):
     deployment.write_config(image_import_opts={
         'heartbeat_interval': 1, 'progress_interval': 0.2,
         'task_lease_timeout': 6, 'max_parallel_stores': 1})
-    deployment.start_worker('w1')
+    # Queued before the worker starts: its reaper then runs all three at
+    # once. Requested one by one to a running worker, each import (under a
+    # second) could end before the next CLI call returned, and none was in
+    # progress when the connections were dropped.
     for image_id in images:
         deployment.cli('image', 'import', image_id, '--all-stores',
                        '--no-wait')
+    deployment.start_worker('w1')
     dbname = deployment.db_url.rsplit('/', 1)[1]
     wait_for(lambda: _query(deployment, "SELECT 1 FROM tasks WHERE status "
                                         "= 'processing'"), 60,
