@@ -14,7 +14,6 @@ dictionary lookups, briefer than the shared-read bookkeeping around them.
 import threading
 import time
 
-import fasteners
 from taskflow.engines.action_engine import engine as tf_engine
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import models as tf_models
@@ -65,16 +64,16 @@ class LeanStorage(tf_storage.Storage):
         original_atom_detail.update(conn.update_atom_details(atom_detail))
         return original_atom_detail
 
-    @fasteners.write_locked
     def set_task_progress(self, task_name, progress, details=None):
         """In memory only: the task's next state save writes it."""
-        source, _clone = self._atomdetail_by_name(
-            task_name, expected_type=tf_models.TaskDetail)
-        source.meta[tf_storage.META_PROGRESS] = progress
-        if details is not None:
-            source.meta[tf_storage.META_PROGRESS_DETAILS] = {
-                'at_progress': progress, 'details': details} if details \
-                else None
+        with self._lock.write_lock():
+            source, _clone = self._atomdetail_by_name(
+                task_name, expected_type=tf_models.TaskDetail)
+            source.meta[tf_storage.META_PROGRESS] = progress
+            if details is not None:
+                source.meta[tf_storage.META_PROGRESS_DETAILS] = {
+                    'at_progress': progress, 'details': details} \
+                    if details else None
 
 
 class _LeanStorageEngine:
