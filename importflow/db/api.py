@@ -181,15 +181,15 @@ def _one(conn, stmt):
     return dict(row) if row else None
 
 
-def _task_updated(conn, task_id, update):
-    """Run an UPDATE of task ``task_id``; its row afterwards, or None if it
-    matched nothing. One statement where the database returns rows from an
-    UPDATE (PostgreSQL, SQLite; not MariaDB)."""
+def _task_updated(conn, task_id, update, columns=tuple(tasks.c)):
+    """Run an UPDATE of task ``task_id``; ``columns`` of its row afterwards,
+    or None if it matched nothing. One statement where the database returns
+    rows from an UPDATE (PostgreSQL, SQLite; not MariaDB)."""
     if conn.dialect.update_returning:
-        return _one(conn, update.returning(*tasks.c))
+        return _one(conn, update.returning(*columns))
     if conn.execute(update).rowcount != 1:
         return None
-    return _one(conn, sa.select(tasks).where(tasks.c.id == task_id))
+    return _one(conn, sa.select(*columns).where(tasks.c.id == task_id))
 
 
 # ---------------------------------------------------------------- images
@@ -834,10 +834,11 @@ def task_heartbeat(task_id, worker_id, lease_seconds, progress=None,
     if message is not None:
         values['message'] = message
     with single_statement() as conn:
-        task = _task_updated(conn, task_id, tasks.update().where(
+        held = _task_updated(conn, task_id, tasks.update().where(
             tasks.c.id == task_id, tasks.c.lease_owner == worker_id,
-            tasks.c.status == c.TASK_PROCESSING).values(**values))
-    return task is not None, task and task['stop_reason']
+            tasks.c.status == c.TASK_PROCESSING).values(**values),
+            columns=(tasks.c.stop_reason,))
+    return held is not None, held and held['stop_reason']
 
 
 @retry_on_disconnect

@@ -69,20 +69,27 @@ def test_progress_marks_reach_the_row_with_the_state(backend, engine_cls):
         'progress': 0.5, 'progress_details': None})
 
 
-def test_a_failed_save_is_retried_as_taskflow_does(backend, monkeypatch):
+def _failing_success_saves(monkeypatch, backend, failures):
+    """Make saving 'halve' as SUCCESS fail ``failures`` times; returns the
+    list of failed attempts."""
     monkeypatch.setattr(tf_storage, 'RETRY_WAIT_TIMEOUT', 0)
     conn_cls = type(backend.get_connection())
     real = conn_cls.update_atom_details
-    failures = []
+    attempts = []
 
     def update(self, atom_detail):
         if atom_detail.name == 'halve' and atom_detail.state == 'SUCCESS' \
-                and not failures:
-            failures.append(atom_detail.name)
+                and len(attempts) < failures:
+            attempts.append(atom_detail.name)
             raise tf_exc.StorageFailure('database unreachable')
         return real(self, atom_detail)
 
     monkeypatch.setattr(conn_cls, 'update_atom_details', update)
+    return attempts
+
+
+def test_a_failed_save_is_retried_as_taskflow_does(backend, monkeypatch):
+    failures = _failing_success_saves(monkeypatch, backend, 1)
     run, book_id = _engine(engine.SerialEngine, backend)
     run.run()
     assert failures == ['halve']
@@ -90,18 +97,7 @@ def test_a_failed_save_is_retried_as_taskflow_does(backend, monkeypatch):
 
 
 def test_a_save_failing_every_time_fails_the_run(backend, monkeypatch):
-    monkeypatch.setattr(tf_storage, 'RETRY_WAIT_TIMEOUT', 0)
-    conn_cls = type(backend.get_connection())
-    real = conn_cls.update_atom_details
-    attempts = []
-
-    def update(self, atom_detail):
-        if atom_detail.name == 'halve' and atom_detail.state == 'SUCCESS':
-            attempts.append(atom_detail.name)
-            raise tf_exc.StorageFailure('database unreachable')
-        return real(self, atom_detail)
-
-    monkeypatch.setattr(conn_cls, 'update_atom_details', update)
+    attempts = _failing_success_saves(monkeypatch, backend, float('inf'))
     run, _book_id = _engine(engine.SerialEngine, backend)
     with pytest.raises(tf_exc.StorageFailure):
         run.run()
